@@ -1,0 +1,157 @@
+"""Object storage behind one small interface: a local directory tree or S3.
+
+Both implementations give the guarantees the lake relies on:
+- ``put_file`` replaces an object atomically: readers see the old object or the new one, never
+  a partial one (local: write a hidden temp file then ``os.replace``; S3: a single PUT or a
+  completed multipart upload);
+- ``put_file(create_only=True)`` never overwrites (local: ``os.link``; S3: ``If-None-Match: *``);
+- ``list`` yields every object under a prefix in key order, however many there are.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+TEMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: float  # POSIX seconds
+
+
+class ObjectExistsError(FileExistsError):
+    """A create-only write found the key already taken."""
+
+
+def validate_key(key: str) -> str:
+    """Reject keys that could escape their prefix or collide with temp files."""
+    parts = PurePosixPath(key).parts
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"unsafe object key {key!r}")
+    if any(p.startswith(TEMP_PREFIX) for p in parts):
+        raise ValueError(f"object key {key!r} uses the reserved prefix {TEMP_PREFIX!r}")
+    return key
+
+
+class ObjectStore(ABC):
+    """Buckets of objects addressed by key."""
+
+    @abstractmethod
+    def put_file(
+        self, bucket: str, key: str, path: Path, *, create_only: bool = False
+    ) -> ObjectInfo:
+        """Publish the file at ``path`` as ``bucket/key`` atomically."""
+
+    @abstractmethod
+    def download(self, bucket: str, key: str, path: Path) -> None:
+        """Copy ``bucket/key`` to the local file ``path``."""
+
+    @abstractmethod
+    def list(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, in key order (temp files excluded)."""
+
+    @abstractmethod
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove one object; missing objects are fine."""
+
+    @abstractmethod
+    def uri(self, bucket: str, key: str) -> str:
+        """Where a user (or pandas) finds the object: a path or an s3:// URI."""
+
+    @contextmanager
+    def local_copy(self, bucket: str, key: str) -> Iterator[Path]:
+        """A local file holding the object, for as long as the context lasts."""
+        with tempfile.TemporaryDirectory(prefix="lakehouse-") as directory:
+            path = Path(directory) / PurePosixPath(key).name
+            self.download(bucket, key, path)
+            yield path
+
+    def exists(self, bucket: str, key: str) -> bool:
+        return any(o.key == key for o in self.list(bucket, key))
+
+
+class LocalObjectStore(ObjectStore):
+    """Buckets as directories under ``root``: ``{root}/{bucket}/{key}``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _path(self, bucket: str, key: str) -> Path:
+        validate_key(bucket)
+        return self.root / bucket / validate_key(key)
+
+    def put_file(
+        self, bucket: str, key: str, path: Path, *, create_only: bool = False
+    ) -> ObjectInfo:
+        target = self._path(bucket, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}"
+        try:
+            shutil.copyfile(path, temp)
+            with open(temp, "rb") as handle:
+                os.fsync(handle.fileno())
+            if create_only:
+                try:
+                    os.link(temp, target)
+                except FileExistsError:
+                    raise ObjectExistsError(f"{bucket}/{key} already exists") from None
+            else:
+                os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
+        return self._info(bucket, key, target)
+
+    def download(self, bucket: str, key: str, path: Path) -> None:
+        shutil.copyfile(self._path(bucket, key), path)
+
+    def list(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
+        base = self.root / bucket
+        if not base.is_dir():
+            return
+        # Walk only the deepest directory the prefix names, then filter by the full prefix.
+        directory = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = base / directory if directory else base
+        if not start.is_dir():
+            return
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = [d for d in dirnames if not d.startswith(TEMP_PREFIX)]
+            rel_dir = Path(dirpath).relative_to(base).as_posix()
+            for name in filenames:
+                if name.startswith(TEMP_PREFIX):
+                    continue
+                key = name if rel_dir == "." else f"{rel_dir}/{name}"
+                if key.startswith(prefix):
+                    found.append(key)
+        for key in sorted(found):
+            yield self._info(bucket, key, base / key)
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._path(bucket, key).unlink(missing_ok=True)
+
+    def uri(self, bucket: str, key: str) -> str:
+        return str(self.root / bucket / key)
+
+    @contextmanager
+    def local_copy(self, bucket: str, key: str) -> Iterator[Path]:
+        # The file is already local; a replace during the read keeps our open inode intact.
+        yield self._path(bucket, key)
+
+    @staticmethod
+    def _info(bucket: str, key: str, path: Path) -> ObjectInfo:
+        stat = path.stat()
+        etag = f"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
+        return ObjectInfo(bucket, key, stat.st_size, etag, stat.st_mtime)

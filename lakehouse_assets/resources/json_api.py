@@ -1,0 +1,196 @@
+"""Downloading JSON arrays from HTTP endpoints: one session, timeouts, bounded retries, paging.
+
+Errors name the source, dataset and page, never the URL: endpoint URLs may carry secrets.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from lakehouse_assets.errors import SourceError
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+TOTAL_PAGES_HEADER = "X-WP-TotalPages"
+TOTAL_ROWS_HEADER = "X-WP-Total"
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Exponential backoff with full jitter; every wait counts against one bounded budget."""
+
+    max_attempts: int = 4
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 30.0
+    max_total_wait_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
+class JsonArrayDownload:
+    path: Path
+    rows: int
+    pages: int
+    size_bytes: int
+    sha256: str
+    attempts: int
+
+
+def parse_json_array(body: bytes, source: str, dataset: str, page: int = 1) -> list[Any]:
+    """The body as a JSON array of objects, or a SourceError saying what is wrong with it."""
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        position = ""
+        if isinstance(exc, json.JSONDecodeError):
+            position = f" at line {exc.lineno} column {exc.colno}"
+        looks_html = body.lstrip()[:1] == b"<"
+        hint = " (looks like an HTML page)" if looks_html else ""
+        raise SourceError(
+            source, dataset, f"page {page} is not valid JSON{position}{hint}"
+        ) from None
+    if not isinstance(value, list):
+        raise SourceError(
+            source, dataset, f"page {page} is a JSON {type(value).__name__}, not an array"
+        )
+    for index, row in enumerate(value):
+        if not isinstance(row, dict):
+            kind = type(row).__name__
+            raise SourceError(
+                source, dataset, f"page {page} item {index} is a {kind}, not an object"
+            )
+    return value
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    parsed = email.utils.parsedate_to_datetime(value)
+    return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class JsonArrayClient:
+    """GETs JSON arrays with a per-call timeout; only HTTP 200 is success."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        *,
+        timeout_seconds: float = 30.0,
+        retry: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.session = session
+        self.timeout_seconds = timeout_seconds
+        self.retry = retry or RetrySettings()
+        self.sleep = sleep
+
+    def _get(
+        self, source: str, dataset: str, url: str, page: int, params: dict[str, str]
+    ) -> tuple[requests.Response, int]:
+        """One page, retried on timeouts, connection errors, 5xx and 429; 4xx fail at once."""
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            problem: str
+            transient = True
+            retry_after: float | None = None
+            try:
+                response = self.session.get(
+                    url, params=params or None, timeout=self.timeout_seconds
+                )
+            except requests.Timeout:
+                problem = f"timed out after {self.timeout_seconds:g}s on page {page}"
+            except requests.ConnectionError:
+                problem = f"connection failed on page {page}"
+            except requests.RequestException as exc:
+                problem = f"request failed on page {page} ({type(exc).__name__})"
+                transient = False
+            else:
+                if response.status_code == 200:
+                    return response, attempt
+                problem = f"HTTP {response.status_code} on page {page}"
+                transient = response.status_code in RETRYABLE_STATUSES
+                retry_after = _retry_after_seconds(response) if transient else None
+            if not transient or attempt >= self.retry.max_attempts:
+                tries = f" after {attempt} attempts" if attempt > 1 else ""
+                raise SourceError(source, dataset, problem + tries, transient=transient)
+            backoff = min(
+                self.retry.max_backoff_seconds, self.retry.backoff_seconds * 2 ** (attempt - 1)
+            )
+            delay = retry_after if retry_after is not None else random.uniform(0, backoff)
+            budget = self.retry.max_total_wait_seconds
+            if waited + delay > budget:
+                problem += f"; waiting {delay:g}s more would exceed the {budget:g}s retry budget"
+                raise SourceError(source, dataset, problem, transient=True)
+            self.sleep(delay)
+            waited += delay
+
+    def download(self, source: str, dataset: str, url: str, dest: Path) -> JsonArrayDownload:
+        """Every page of the endpoint, validated, written to ``dest`` as one JSON array.
+
+        Paging follows WordPress: ``X-WP-TotalPages`` says how many pages to ask for, and the
+        row count is checked against ``X-WP-Total`` so a result is never silently truncated.
+        """
+        response, attempts = self._get(source, dataset, url, 1, {})
+        total_pages = _int_header(response, TOTAL_PAGES_HEADER, source, dataset) or 1
+        expected_rows = _int_header(response, TOTAL_ROWS_HEADER, source, dataset)
+        digest = hashlib.sha256()
+        rows = 0
+        size = 0
+        with open(dest, "wb") as out:
+            if total_pages == 1:
+                body = response.content
+                rows = len(parse_json_array(body, source, dataset))
+                out.write(body)
+                digest.update(body)
+                size = len(body)
+            else:
+                out.write(b"[")
+                first = True
+                for page in range(1, total_pages + 1):
+                    if page > 1:
+                        response, tries = self._get(source, dataset, url, page, {"page": str(page)})
+                        attempts += tries
+                    body = response.content
+                    rows += len(parse_json_array(body, source, dataset, page))
+                    inner = body.strip()[1:-1].strip()
+                    if inner:
+                        chunk = inner if first else b"," + inner
+                        out.write(chunk)
+                        first = False
+                out.write(b"]")
+                out.flush()
+                size = out.tell()
+        if total_pages > 1:
+            digest.update(dest.read_bytes())
+        if expected_rows is not None and rows != expected_rows:
+            raise SourceError(
+                source, dataset, f"got {rows} rows but the endpoint announced {expected_rows}"
+            )
+        return JsonArrayDownload(dest, rows, total_pages, size, digest.hexdigest(), attempts)
+
+
+def _int_header(response: requests.Response, name: str, source: str, dataset: str) -> int | None:
+    value = response.headers.get(name)
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise SourceError(source, dataset, f"header {name} is not an integer") from None
+    if number < 0:
+        raise SourceError(source, dataset, f"header {name} is negative")
+    return number

@@ -1,0 +1,72 @@
+"""What a run did, as a user wants to read it: each asset, its rows, where its data lies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+
+@dataclass
+class AssetLine:
+    asset: str
+    rows: int | None
+    location: str
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    success: bool
+    assets: list[AssetLine] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def render(self, elapsed: float, dagster_home: Path) -> str:
+        width = max([len(a.asset) for a in self.assets] + [5])
+        lines = [
+            f"Run {self.run_id} {'succeeded' if self.success else 'FAILED'} in {elapsed:.1f}s",
+            "",
+            f"{'asset'.ljust(width)}  {'rows':>8}  location",
+        ]
+        for a in self.assets:
+            rows = "" if a.rows is None else str(a.rows)
+            lines.append(f"{a.asset.ljust(width)}  {rows:>8}  {a.location}")
+        passed = sum(1 for _, ok in self.checks if ok)
+        lines += ["", f"checks: {passed}/{len(self.checks)} passed"]
+        lines += [f"  FAILED {name}" for name, ok in self.checks if not ok]
+        for step, message in self.failures:
+            lines.append(f"step {step} failed: {message}")
+        lines += [
+            "",
+            "Open the UI on these runs and assets:",
+            f"  DAGSTER_HOME={dagster_home} .venv/bin/dagster dev   (then http://127.0.0.1:3000)",
+        ]
+        return "\n".join(lines)
+
+
+def summarize(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -> RunSummary:
+    summary = RunSummary(run_id=result.run_id, success=result.success)
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        metadata = materialization.metadata
+        rows = metadata.get("dagster/row_count")
+        uri = metadata.get("dagster/uri")
+        summary.assets.append(
+            AssetLine(
+                materialization.asset_key.to_user_string(),
+                int(rows.value) if rows is not None else None,  # type: ignore[arg-type]
+                str(uri.value) if uri is not None else "",
+            )
+        )
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"  # type: ignore[union-attr]
+            summary.checks.append((name, bool(evaluation.passed)))  # type: ignore[union-attr]
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            message = error.message.strip().splitlines()[-1] if error else "unknown error"
+            summary.failures.append((event.step_key or "?", message))
+    return summary

@@ -1,0 +1,75 @@
+"""The one place that reads the deployment environment.
+
+Everything here is read at call time, never at import time, so importing the package needs
+neither AWS nor any particular environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class Deployment(StrEnum):
+    LOCAL = "local"
+    AWS = "aws"
+
+
+DEPLOYMENT_VAR = "LAKEHOUSE_ENV"
+ROOT_VAR = "LAKEHOUSE_ROOT"
+PARAMETERS_FILE_VAR = "LAKEHOUSE_PARAMETERS_FILE"
+ALLOWED_HOSTS_VAR = "LAKEHOUSE_ALLOWED_HOSTS"
+
+DEFAULT_ROOT = ".lakehouse"
+LAYERS = ("raw", "bronze", "silver", "gold")
+
+
+def deployment() -> Deployment:
+    """The selected deployment; `local` unless LAKEHOUSE_ENV says otherwise."""
+    value = os.environ.get(DEPLOYMENT_VAR, Deployment.LOCAL.value).strip().lower() or "local"
+    try:
+        return Deployment(value)
+    except ValueError:
+        choices = ", ".join(d.value for d in Deployment)
+        raise ValueError(f"{DEPLOYMENT_VAR}={value!r} is not one of: {choices}") from None
+
+
+def lakehouse_root() -> Path:
+    """Directory of the local lake (absolute, so runs in other working dirs agree)."""
+    return Path(os.environ.get(ROOT_VAR) or DEFAULT_ROOT).expanduser().resolve()
+
+
+def resolve_path(value: str) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+def packaged_parameters_file() -> Path:
+    return Path(__file__).parent / "sample" / "parameters.yaml"
+
+
+def parameters_file() -> Path:
+    """Local parameters file: LAKEHOUSE_PARAMETERS_FILE, or the packaged sample."""
+    configured = os.environ.get(PARAMETERS_FILE_VAR)
+    return Path(configured).expanduser().resolve() if configured else packaged_parameters_file()
+
+
+@dataclass(frozen=True)
+class ParameterNames:
+    """Parameter Store names the platform reads (defaults from the original stack)."""
+
+    bucket_prefix: str = "/s3/lakehouse/name/"
+    wordpress_endpoints: str = "/wordpress/amazonwebshark/api/mysqlendpoints"
+    sns_layer_prefix: str = "/sns/data/lakehouse/"
+    sns_pipeline_failure: str = "/sns/pipeline/failure"
+
+    def bucket(self, layer: str) -> str:
+        return f"{self.bucket_prefix}{layer}"
+
+    def topic(self, layer: str) -> str:
+        return f"{self.sns_layer_prefix}{layer}"
+
+
+PARAMETER_NAMES = ParameterNames()
+DEFAULT_BUCKETS = {layer: f"data-lakehouse-{layer}" for layer in LAYERS}

@@ -1,0 +1,46 @@
+"""Bronze layer: the newest raw snapshot as a Parquet table, all columns kept, as text."""
+
+import dagster as dg
+import pyarrow as pa
+from dagster import AssetExecutionContext
+
+from lakehouse_assets.errors import SourceError
+from lakehouse_assets.lake.resource import LakeResource
+from lakehouse_assets.lake.snapshots import ingested_at, latest_snapshot
+from lakehouse_assets.resources.json_api import parse_json_array
+from lakehouse_assets.sources.wordpress_api.datasets import DATASETS, SOURCE
+from lakehouse_assets.sources.wordpress_api.tags import OWNERS, asset_tags
+from lakehouse_assets.transforms.bronze import bronze_table
+from lakehouse_assets.transforms.schema import DatasetSchema
+
+
+def build_bronze_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["bronze", SOURCE, schema.name],
+        deps=[dg.AssetKey(["raw", SOURCE, schema.name])],
+        group_name=SOURCE,
+        description=f"{schema.description} Every field of the newest raw snapshot, as text.",
+        kinds={"parquet", "pyarrow"},
+        owners=OWNERS,
+        tags=asset_tags("bronze"),
+    )
+    def bronze_table_asset(context: AssetExecutionContext, lake: LakeResource) -> pa.Table:
+        store = lake.object_store()
+        bucket = lake.bucket("raw")
+        snapshot = latest_snapshot(store, bucket, SOURCE, schema.name)
+        if snapshot is None:
+            raise SourceError(SOURCE, schema.name, "no raw snapshot yet: materialize raw first")
+        with store.local_copy(bucket, snapshot.key) as path:
+            rows = parse_json_array(path.read_bytes(), SOURCE, schema.name)
+        moment = ingested_at(snapshot.key)
+        if moment is None:
+            raise SourceError(
+                SOURCE, schema.name, f"raw snapshot key {snapshot.key} has no timestamp"
+            )
+        context.add_output_metadata({"raw_snapshot": snapshot.key})
+        return bronze_table(rows, moment, snapshot.key)
+
+    return bronze_table_asset
+
+
+BRONZE_ASSETS = [build_bronze_asset(schema) for schema in DATASETS]

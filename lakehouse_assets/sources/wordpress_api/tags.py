@@ -1,0 +1,11 @@
+"""Ownership and tags shared by every WordPress asset (shown and filterable in the UI)."""
+
+from __future__ import annotations
+
+from lakehouse_assets.sources.wordpress_api.datasets import SOURCE
+
+OWNERS = ["team:data-engineering"]
+
+
+def asset_tags(layer: str) -> dict[str, str]:
+    return {"layer": layer, "source": SOURCE}
