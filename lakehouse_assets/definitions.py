@@ -9,6 +9,7 @@ import dagster as dg
 from lakehouse_assets import settings
 from lakehouse_assets.lake.io_manager import LakeIOManager
 from lakehouse_assets.lake.resource import LocalLakeResource
+from lakehouse_assets.resources.catalog import LocalCatalogResource
 from lakehouse_assets.resources.notifications import LocalNotificationsResource
 from lakehouse_assets.resources.parameters import LocalParametersResource
 from lakehouse_assets.sources import wordpress_api
@@ -22,7 +23,7 @@ def local_resources() -> dict[str, object]:
     return {
         "parameters": parameters,
         "lake": lake,
-        "io_manager": LakeIOManager(lake=lake),
+        "io_manager": LakeIOManager(lake=lake, catalog=LocalCatalogResource()),
         "wordpress_api": WordPressApiResource(serve_packaged_sample=True),
         "notifications": LocalNotificationsResource(),
     }

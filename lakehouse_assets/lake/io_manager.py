@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from lakehouse_assets.lake.layout import TableAddress
 from lakehouse_assets.lake.parquet import table_metadata, to_arrow, write_parquet
 from lakehouse_assets.lake.resource import LakeResource
+from lakehouse_assets.resources.catalog import CatalogResource
 
 
 class MissingTableError(LookupError):
@@ -28,6 +29,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
     """Stores asset outputs as Parquet tables in the lake and loads them back."""
 
     lake: LakeResource
+    catalog: CatalogResource
 
     def _location(self, context: dg.OutputContext | dg.InputContext) -> tuple[TableAddress, str]:
         address = TableAddress.from_asset_key(context.asset_key)
@@ -46,7 +48,9 @@ class LakeIOManager(dg.ConfigurableIOManager):
             write_parquet(table, path)
             info = store.put_file(bucket, key, path)
         uri = self.lake.table_uri(address)
-        context.add_output_metadata(table_metadata(table, uri, info.size))
+        self.catalog.register_table(address, uri, table.schema, _description(context))
+        excluded = set(context.definition_metadata.get("preview_excluded", []))
+        context.add_output_metadata(table_metadata(table, uri, info.size, excluded))
         context.log.info(f"{address.label}: {table.num_rows} rows → {uri}")
 
     def load_input(self, context: dg.InputContext) -> Any:
@@ -65,3 +69,10 @@ class LakeIOManager(dg.ConfigurableIOManager):
             )
         with store.local_copy(bucket, key) as path:
             return pq.read_table(path)
+
+
+def _description(context: dg.OutputContext) -> str | None:
+    try:
+        return context.assets_def.specs_by_key[context.asset_key].description
+    except Exception:  # the catalog description is best-effort
+        return None

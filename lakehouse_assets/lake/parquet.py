@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +41,24 @@ def _cell(value: Any) -> str:
     return text
 
 
-def preview_markdown(table: pa.Table, rows: int = PREVIEW_ROWS) -> str:
-    """A small Markdown table of the first rows (cells shortened)."""
-    head = table.slice(0, rows).to_pylist()
-    names = table.schema.names
+def preview_markdown(
+    table: pa.Table, rows: int = PREVIEW_ROWS, excluded: Collection[str] = ()
+) -> str:
+    """A small Markdown table of the first rows (cells shortened, ``excluded`` columns left out)."""
+    names = [n for n in table.schema.names if n not in excluded]
+    head = table.select(names).slice(0, rows).to_pylist()
     lines = ["| " + " | ".join(_cell(n) for n in names) + " |", "|" + "---|" * len(names)]
     lines += ["| " + " | ".join(_cell(r[n]) for n in names) + " |" for r in head]
     return "\n".join(lines)
 
 
-def table_metadata(table: pa.Table, uri: str, size_bytes: int) -> dict[str, Any]:
+def table_metadata(
+    table: pa.Table, uri: str, size_bytes: int, preview_excluded: Collection[str] = ()
+) -> dict[str, Any]:
     return {
         "dagster/row_count": table.num_rows,
         "dagster/column_schema": table_schema(table.schema),
         "dagster/uri": dg.MetadataValue.path(uri),
         "size_bytes": size_bytes,
-        "preview": dg.MetadataValue.md(preview_markdown(table)),
+        "preview": dg.MetadataValue.md(preview_markdown(table, excluded=preview_excluded)),
     }

@@ -32,7 +32,7 @@ class SampleSiteAdapter(BaseAdapter):
         super().__init__()
         self.site = site
 
-    def send(  # type: ignore[override]  # the transport options do not apply in-process
+    def send(  # the transport options (timeout, verify, proxies) do not apply in-process
         self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
     ) -> requests.Response:
         parts = urlsplit(request.url or "")

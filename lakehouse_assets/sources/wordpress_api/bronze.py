@@ -23,6 +23,7 @@ def build_bronze_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
         kinds={"parquet", "pyarrow"},
         owners=OWNERS,
         tags=asset_tags("bronze"),
+        metadata={"preview_excluded": list(schema.preview_excluded)},
     )
     def bronze_table_asset(context: AssetExecutionContext, lake: LakeResource) -> pa.Table:
         store = lake.object_store()

@@ -95,6 +95,7 @@ def build_silver_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
         kinds={"parquet", "pandas"},
         owners=OWNERS,
         tags=asset_tags("silver"),
+        metadata={"preview_excluded": list(schema.preview_excluded)},
         check_specs=[
             dg.AssetCheckSpec(name, asset=key, description=text, blocking=True)
             for name, text in CHECKS.items()
