@@ -73,6 +73,6 @@ class LakeIOManager(dg.ConfigurableIOManager):
 
 def _description(context: dg.OutputContext) -> str | None:
     try:
-        return context.assets_def.specs_by_key[context.asset_key].description
-    except Exception:  # the catalog description is best-effort
+        return context.op_def.description
+    except dg.DagsterInvariantViolationError:  # no op in direct IO-manager tests
         return None
