@@ -37,8 +37,21 @@ def run(job_name: str) -> int:
             instance=instance, raise_on_error=False, run_config=QUIET_LOGS
         )
         summary = summarize(result, instance)
+        if not result.success:
+            summary.alerts_sent = _alert(result.run_id, instance, defs)
     print(summary.render(elapsed=time.monotonic() - started, dagster_home=home))
     return 0 if result.success else 1
+
+
+def _alert(run_id: str, instance: object, defs: object) -> list[str]:
+    """No daemon runs the alert sensor here: publish the failure alerts directly."""
+    from lakehouse_assets.automation.alerts import alerts_for_run, publish_alerts
+
+    run = instance.get_run_by_id(run_id)  # type: ignore[attr-defined]
+    notifications = defs.resources["notifications"]  # type: ignore[attr-defined]
+    alerts = alerts_for_run(run, instance)  # type: ignore[arg-type]
+    publish_alerts(notifications, alerts)
+    return [alert.subject for alert in alerts]
 
 
 def serve_sample(port: int) -> int:

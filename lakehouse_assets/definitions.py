@@ -7,6 +7,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from lakehouse_assets import settings
+from lakehouse_assets.automation.alerts import failure_alerts
 from lakehouse_assets.lake.io_manager import LakeIOManager
 from lakehouse_assets.lake.resource import LocalLakeResource
 from lakehouse_assets.resources.catalog import LocalCatalogResource
@@ -46,6 +47,7 @@ def build_definitions(deployment: settings.Deployment | None = None) -> dg.Defin
     return dg.Definitions(
         assets=wordpress_api.ASSETS,
         jobs=[wordpress_api.JOB],
+        sensors=[failure_alerts],
         resources=RESOURCES[selected](),
     )
 

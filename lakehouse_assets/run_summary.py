@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse_assets.automation.alerts import error_summary
+
 
 @dataclass
 class AssetLine:
@@ -22,6 +24,7 @@ class RunSummary:
     assets: list[AssetLine] = field(default_factory=list)
     checks: list[tuple[str, bool]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    alerts_sent: list[str] = field(default_factory=list)
 
     def render(self, elapsed: float, dagster_home: Path) -> str:
         width = max([len(a.asset) for a in self.assets] + [5])
@@ -38,6 +41,7 @@ class RunSummary:
         lines += [f"  FAILED {name}" for name, ok in self.checks if not ok]
         for step, message in self.failures:
             lines.append(f"step {step} failed: {message}")
+        lines += [f"alert sent: {subject}" for subject in self.alerts_sent]
         lines += [
             "",
             "Open the UI on these runs and assets:",
@@ -66,7 +70,6 @@ def summarize(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"  # type: ignore[union-attr]
             summary.checks.append((name, bool(evaluation.passed)))  # type: ignore[union-attr]
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            error = event.step_failure_data.error
-            message = error.message.strip().splitlines()[-1] if error else "unknown error"
-            summary.failures.append((event.step_key or "?", message))
+            error_class, message = error_summary(event.step_failure_data.error)
+            summary.failures.append((event.step_key or "?", f"{error_class}: {message}"))
     return summary

@@ -21,6 +21,7 @@ DEPLOYMENT_VAR = "LAKEHOUSE_ENV"
 ROOT_VAR = "LAKEHOUSE_ROOT"
 PARAMETERS_FILE_VAR = "LAKEHOUSE_PARAMETERS_FILE"
 ALLOWED_HOSTS_VAR = "LAKEHOUSE_ALLOWED_HOSTS"
+UI_URL_VAR = "LAKEHOUSE_UI_URL"
 
 DEFAULT_ROOT = ".lakehouse"
 LAYERS = ("raw", "bronze", "silver", "gold")
@@ -39,6 +40,11 @@ def deployment() -> Deployment:
 def lakehouse_root() -> Path:
     """Directory of the local lake (absolute, so runs in other working dirs agree)."""
     return Path(os.environ.get(ROOT_VAR) or DEFAULT_ROOT).expanduser().resolve()
+
+
+def ui_base_url() -> str:
+    """Base URL of the Dagster UI, for links in alerts."""
+    return (os.environ.get(UI_URL_VAR) or "http://127.0.0.1:3000").rstrip("/")
 
 
 def resolve_path(value: str) -> Path:

@@ -1,0 +1,212 @@
+"""Failure alerts: one message per failed layer of a run, published to that layer's topic.
+
+Replaces the Step Functions Catch → SNS wiring of the original stack. Delivery is retried; if it
+still fails the sensor tick fails without storing its cursor, so the alert is sent again on the
+next tick (at least once) instead of being lost, as a plain ``run_failure_sensor`` would lose it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+
+from lakehouse_assets import settings
+from lakehouse_assets.resources.notifications import NotificationsResource
+
+SUBJECT_LIMIT = 100  # SNS subjects are at most 100 characters
+CURSOR_OVERLAP = timedelta(minutes=5)
+
+
+class AlertDeliveryError(RuntimeError):
+    """An alert could not be published after every retry."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    layer: str | None  # None → the pipeline-level topic
+    subject: str
+    message: dict[str, Any]
+
+
+@dataclass
+class _Failure:
+    assets: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    error_class: str = ""
+    error: str = ""
+    failed_checks: list[str] = field(default_factory=list)
+
+
+def _layer_of(step_key: str) -> tuple[str | None, str]:
+    """Asset ops are named after their key (``silver__wordpress_api__posts``)."""
+    parts = step_key.split("[")[0].split("__")
+    if len(parts) == 3 and parts[0] in settings.LAYERS:
+        return parts[0], "/".join(parts)
+    return None, step_key
+
+
+def error_summary(error: Any) -> tuple[str, str]:
+    """(exception class, last line of its message) of the user-code error behind a failure."""
+    if error is None:
+        return "UnknownError", "no error information"
+    cause = error
+    while getattr(cause, "cause", None) is not None and cause.cls_name in (
+        "DagsterExecutionStepExecutionError",
+        "DagsterUserCodeExecutionError",
+    ):
+        cause = cause.cause
+    lines = [line for line in (cause.message or "").strip().splitlines() if line.strip()]
+    text = lines[-1] if lines else ""
+    text = re.sub(rf"^[\w.]*{re.escape(cause.cls_name or '')}: ", "", text)
+    return cause.cls_name or "Error", text[:500]
+
+
+def alerts_for_run(run: dg.DagsterRun, instance: dg.DagsterInstance) -> list[Alert]:
+    """The alerts a failed run calls for: one per failed layer, or one pipeline-level alert."""
+    records = instance.get_records_for_run(
+        run.run_id,
+        of_type={
+            dg.DagsterEventType.STEP_FAILURE,
+            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+            dg.DagsterEventType.RUN_FAILURE,
+        },
+    ).records
+    by_layer: dict[str | None, _Failure] = {}
+    run_error: tuple[str, str] | None = None
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            layer, asset = _layer_of(event.step_key or "")
+            failure = by_layer.setdefault(layer, _Failure())
+            failure.assets.append(asset)
+            failure.steps.append(event.step_key or "")
+            if not failure.error_class:
+                failure.error_class, failure.error = error_summary(event.step_failure_data.error)
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if evaluation is not None and not evaluation.passed:  # type: ignore[union-attr]
+                key = evaluation.asset_key  # type: ignore[union-attr]
+                layer = key.path[0] if key.path[0] in settings.LAYERS else None
+                by_layer.setdefault(layer, _Failure()).failed_checks.append(
+                    f"{key.to_user_string()}:{evaluation.check_name}"  # type: ignore[union-attr]
+                )
+        elif event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            data = event.event_specific_data
+            run_error = error_summary(getattr(data, "error", None)) if data else None
+    if not by_layer:
+        error_class, error = run_error or ("RunFailure", "the run failed before any step ran")
+        by_layer[None] = _Failure(error_class=error_class, error=error)
+    alerts = []
+    for layer, failure in by_layer.items():
+        failure.error_class = failure.error_class or "CheckFailure"
+        failure.error = failure.error or "blocking check(s) failed"
+        alerts.append(_alert(run, layer, failure))
+    return alerts
+
+
+def _alert(run: dg.DagsterRun, layer: str | None, failure: _Failure) -> Alert:
+    what = ", ".join(failure.assets) or run.job_name
+    subject = f"[lakehouse] {layer or 'pipeline'} failed: {what}"
+    if len(subject) > SUBJECT_LIMIT:
+        subject = subject[: SUBJECT_LIMIT - 1] + "…"
+    message = {
+        "alert": "failure",
+        "layer": layer or "pipeline",
+        "assets": failure.assets,
+        "failed_checks": failure.failed_checks,
+        "partition": run.tags.get("dagster/partition"),
+        "error_class": failure.error_class,
+        "error": failure.error,
+        "job": run.job_name,
+        "run_id": run.run_id,
+        "run_url": f"{settings.ui_base_url()}/runs/{run.run_id}",
+    }
+    return Alert(layer, subject, message)
+
+
+def publish_alerts(
+    notifications: NotificationsResource,
+    alerts: Sequence[Alert],
+    *,
+    attempts: int = 4,
+    backoff_seconds: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Publish each alert, retrying with jittered backoff; raise if any is not delivered."""
+    message_ids = []
+    for alert in alerts:
+        for attempt in range(1, attempts + 1):
+            try:
+                message_ids.append(notifications.publish(alert.layer, alert.subject, alert.message))
+                break
+            except Exception as exc:
+                if attempt == attempts:
+                    topic = alert.layer or "pipeline"
+                    raise AlertDeliveryError(
+                        f"alert for run {alert.message.get('run_id')} to the {topic} topic "
+                        f"failed {attempts} times ({type(exc).__name__})"
+                    ) from None
+                sleep(random.uniform(0, backoff_seconds * 2 ** (attempt - 1)))
+    return message_ids
+
+
+@dataclass
+class AlertCursor:
+    """Runs already alerted, keyed by the update time the failure was seen at."""
+
+    after: datetime
+    sent: dict[str, float]
+
+    @classmethod
+    def parse(cls, raw: str | None, now: datetime) -> AlertCursor:
+        if not raw:
+            return cls(now - CURSOR_OVERLAP, {})
+        value = json.loads(raw)
+        return cls(datetime.fromtimestamp(value["after"], UTC), dict(value["sent"]))
+
+    def dump(self) -> str:
+        horizon = (self.after - CURSOR_OVERLAP).timestamp()
+        kept = {run_id: ts for run_id, ts in self.sent.items() if ts >= horizon}
+        return json.dumps({"after": self.after.timestamp(), "sent": kept}, sort_keys=True)
+
+
+@dg.sensor(
+    name="failure_alerts",
+    description="Publishes each failed run to the topic of the layer that failed (retried).",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def failure_alerts(
+    context: dg.SensorEvaluationContext, notifications: NotificationsResource
+) -> dg.SkipReason:
+    cursor = AlertCursor.parse(context.cursor, datetime.now(UTC))
+    records = context.instance.get_run_records(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.FAILURE], updated_after=cursor.after - CURSOR_OVERLAP
+        ),
+        order_by="update_timestamp",
+        ascending=True,
+        limit=100,
+    )
+    published = 0
+    for record in records:
+        run_id = record.dagster_run.run_id
+        if run_id in cursor.sent:
+            continue
+        publish_alerts(notifications, alerts_for_run(record.dagster_run, context.instance))
+        updated = record.update_timestamp.replace(tzinfo=record.update_timestamp.tzinfo or UTC)
+        cursor.sent[run_id] = updated.timestamp()
+        cursor.after = max(cursor.after, updated)
+        published += 1
+    context.update_cursor(cursor.dump())
+    return dg.SkipReason(f"alerted {published} failed run(s)")
