@@ -8,8 +8,8 @@ next tick (at least once) instead of being lost, as a plain ``run_failure_sensor
 from __future__ import annotations
 
 import json
-import re
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
