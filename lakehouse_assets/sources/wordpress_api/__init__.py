@@ -21,4 +21,6 @@ JOB = dg.define_asset_job(
     f"{SOURCE}_job",
     selection=dg.AssetSelection.groups(SOURCE),
     description="Every WordPress asset: raw snapshots through the gold table.",
+    # Run tag: a deployment's run queue lets one run per source in at a time (deploy/dagster.yaml).
+    tags={"source": SOURCE},
 )

@@ -9,7 +9,7 @@ from lakehouse_assets.lake.resource import LakeResource
 from lakehouse_assets.lake.snapshots import ingested_at, latest_snapshot
 from lakehouse_assets.resources.json_api import parse_json_array
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS, SOURCE
-from lakehouse_assets.sources.wordpress_api.tags import OWNERS, asset_tags
+from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
 from lakehouse_assets.transforms.bronze import bronze_table
 from lakehouse_assets.transforms.schema import DatasetSchema
 
@@ -22,6 +22,7 @@ def build_bronze_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
         description=f"{schema.description} Every field of the newest raw snapshot, as text.",
         kinds={"parquet", "pyarrow"},
         owners=OWNERS,
+        pool=POOL,
         tags=asset_tags("bronze"),
         metadata={"preview_excluded": list(schema.preview_excluded)},
     )

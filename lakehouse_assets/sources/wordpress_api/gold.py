@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from lakehouse_assets.errors import DataContractError
 from lakehouse_assets.sources.wordpress_api.datasets import SOURCE
-from lakehouse_assets.sources.wordpress_api.tags import OWNERS, asset_tags
+from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
 
 #: gold column → (source table, source column); order is the contract's.
 GOLD_COLUMNS: dict[str, tuple[str, str]] = {
@@ -83,6 +83,7 @@ def gold_arrow(gold: pd.DataFrame) -> pa.Table:
     description="Blog posts (post_type 'post') with their daily page-view statistics.",
     kinds={"parquet", "pandas"},
     owners=OWNERS,
+    pool=POOL,
     tags=asset_tags("gold"),
 )
 def statistics_postname(posts: pd.DataFrame, statistics_pages: pd.DataFrame) -> pa.Table:

@@ -15,7 +15,7 @@ from lakehouse_assets.resources.parameters import ParametersResource
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS, SOURCE
 from lakehouse_assets.sources.wordpress_api.endpoints import resolve_endpoints
 from lakehouse_assets.sources.wordpress_api.resource import WordPressApiResource
-from lakehouse_assets.sources.wordpress_api.tags import OWNERS, asset_tags
+from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
 from lakehouse_assets.transforms.schema import DatasetSchema
 
 
@@ -41,6 +41,7 @@ def build_raw_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
         description=f"Raw JSON snapshots of the {schema.name} endpoint, one per ingestion.",
         kinds={"json"},
         owners=OWNERS,
+        pool=POOL,
         tags=asset_tags("raw"),
     )
     def raw_snapshot(

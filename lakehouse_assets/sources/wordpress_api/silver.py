@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext
 
 from lakehouse_assets.errors import DataContractError
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS, SOURCE
-from lakehouse_assets.sources.wordpress_api.tags import OWNERS, asset_tags
+from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
 from lakehouse_assets.transforms.schema import DatasetSchema
 from lakehouse_assets.transforms.silver import SilverReport, build_silver, silver_arrow
 
@@ -94,6 +94,7 @@ def build_silver_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
         description=f"{schema.description} Typed, zero dates nulled, deduplicated.",
         kinds={"parquet", "pandas"},
         owners=OWNERS,
+        pool=POOL,
         tags=asset_tags("silver"),
         metadata={"preview_excluded": list(schema.preview_excluded)},
         check_specs=[
