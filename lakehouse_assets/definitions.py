@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 
@@ -42,13 +42,16 @@ RESOURCES: dict[settings.Deployment, Callable[[], dict[str, object]]] = {
 }
 
 
-def build_definitions(deployment: settings.Deployment | None = None) -> dg.Definitions:
+def build_definitions(
+    deployment: settings.Deployment | None = None, overrides: Mapping[str, object] | None = None
+) -> dg.Definitions:
+    """Definitions for ``deployment`` (default: LAKEHOUSE_ENV); ``overrides`` replace resources."""
     selected = deployment or settings.deployment()
     return dg.Definitions(
         assets=wordpress_api.ASSETS,
         jobs=[wordpress_api.JOB],
         sensors=[failure_alerts],
-        resources=RESOURCES[selected](),
+        resources={**RESOURCES[selected](), **(overrides or {})},
     )
 
 

@@ -38,8 +38,8 @@ class ObjectExistsError(FileExistsError):
 
 def validate_key(key: str) -> str:
     """Reject keys that could escape their prefix or collide with temp files."""
-    parts = PurePosixPath(key).parts
-    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    parts = key.split("/")
+    if not key or any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts):
         raise ValueError(f"unsafe object key {key!r}")
     if any(p.startswith(TEMP_PREFIX) for p in parts):
         raise ValueError(f"object key {key!r} uses the reserved prefix {TEMP_PREFIX!r}")

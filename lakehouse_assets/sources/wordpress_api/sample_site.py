@@ -37,7 +37,8 @@ Row = dict[str, str]
 class JsonTableSite:
     """Serves tables as JSON arrays at ``{API_PATH}{segment}/``, paged when a table is large."""
 
-    tables: Mapping[str, list[Row] | bytes]
+    #: segment → rows, or a canned (status, body) answer for bad-input fixtures
+    tables: Mapping[str, list[Row] | tuple[int, bytes]]
     page_size: int | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
 
@@ -48,8 +49,9 @@ class JsonTableSite:
         if segment is None or segment not in self.tables:
             return _json(404, {"code": "rest_no_route", "message": "No route was found"})
         table = self.tables[segment]
-        if isinstance(table, bytes):  # a canned body, for bad-input fixtures
-            return 200, {"Content-Type": "application/json; charset=UTF-8"}, table
+        if isinstance(table, tuple):
+            status, body = table
+            return status, {"Content-Type": "application/json; charset=UTF-8"}, body
         if not self.page_size or len(table) <= self.page_size:
             return _json(200, table, self.extra_headers)
         total_pages = -(-len(table) // self.page_size)
@@ -234,7 +236,9 @@ def serve(site: JsonTableSite, host: str = "127.0.0.1", port: int = 0) -> Iterat
     handler = type("SiteHandler", (_Handler,), {"site": site})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="sample-site", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="sample-site", daemon=True
+    )
     thread.start()
     try:
         yield f"http://{host}:{server.server_address[1]}"
