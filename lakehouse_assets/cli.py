@@ -70,6 +70,79 @@ def serve_sample(port: int) -> int:
             return 0
 
 
+def _aws_clients(endpoint_url: str | None, region: str | None) -> object:
+    from lakehouse_assets.resources.aws.boto import AwsClientsResource
+
+    return AwsClientsResource(endpoint_url=endpoint_url, region_name=region)
+
+
+def bootstrap_aws(args: argparse.Namespace) -> int:
+    """Create the aws deployment's buckets, parameters, topics and Glue databases (idempotent)."""
+    from lakehouse_assets.infra.bootstrap import StackNames, bootstrap
+
+    names = StackNames(args.bucket_prefix, args.topic_prefix, args.glue_database_prefix)
+    report = bootstrap(
+        _aws_clients(args.endpoint_url, args.region),  # type: ignore[arg-type]
+        names,
+        wordpress_endpoints=args.wordpress_endpoint or [],
+        endpoints_secure=args.endpoints_secure,
+        kms_key_id=args.kms_key_id,
+    )
+    for what in report.created:
+        print("created ", what)
+    for what in report.existing:
+        print("existing", what)
+    return 0
+
+
+def local_aws(args: argparse.Namespace) -> int:
+    """moto server + sample site on loopback, bootstrapped; prints the variables to export."""
+    from lakehouse_assets.infra.local_aws import local_aws as start
+
+    with start(args.port, args.region, serve_sample=not args.no_sample_site) as local:
+        print(f"Local AWS endpoint (moto) on {local.endpoint_url}, stack bootstrapped.")
+        if local.wordpress_endpoints:
+            print("Sample WordPress site endpoints (in the SSM StringList):")
+            for url in local.wordpress_endpoints:
+                print("  ", url)
+        print("In another shell:")
+        for name, value in local.environment().items():
+            print(f"  export {name}={value}")
+        print("  lakehouse run")
+        print("Ctrl-C to stop (the local account is discarded).")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+    return 0
+
+
+def _add_aws_commands(commands: argparse._SubParsersAction) -> None:
+    boot = commands.add_parser(
+        "bootstrap",
+        help="create the aws deployment's buckets, parameters, topics, Glue databases (idempotent)",
+    )
+    boot.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL or AWS)")
+    boot.add_argument("--region", help="AWS region (default: boto3's configuration)")
+    boot.add_argument("--bucket-prefix", default="data-lakehouse", help="buckets: PREFIX-<layer>")
+    boot.add_argument("--topic-prefix", default="lakehouse", help="SNS topics: PREFIX-<layer>")
+    boot.add_argument("--glue-database-prefix", default="lakehouse_")
+    boot.add_argument(
+        "--wordpress-endpoint", action="append", help="endpoint URL (repeat for each dataset)"
+    )
+    boot.add_argument(
+        "--endpoints-secure", action="store_true", help="store the endpoints as a SecureString"
+    )
+    boot.add_argument("--kms-key-id", help="SSE-KMS key for the buckets' default encryption")
+    local = commands.add_parser(
+        "local-aws", help="run a local AWS endpoint (moto) with the stack bootstrapped"
+    )
+    local.add_argument("--port", type=int, default=5000, help="loopback port (0: any free port)")
+    local.add_argument("--region", default="eu-west-2")
+    local.add_argument("--no-sample-site", action="store_true", help="do not serve the sample")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,9 +152,14 @@ def main(argv: list[str] | None = None) -> int:
         "sample-site", help="serve the packaged WordPress sample over real HTTP on loopback"
     )
     site_parser.add_argument("--port", type=int, default=8765)
+    _add_aws_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.job)
+    if args.command == "bootstrap":
+        return bootstrap_aws(args)
+    if args.command == "local-aws":
+        return local_aws(args)
     return serve_sample(args.port)
 
 

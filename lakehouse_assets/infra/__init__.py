@@ -1,0 +1,1 @@
+"""Creating the AWS resources the ``aws`` deployment expects (CLI helpers, not used by assets)."""

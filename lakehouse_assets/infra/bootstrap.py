@@ -1,0 +1,185 @@
+"""``lakehouse bootstrap``: the stack of deploy/cloudformation.yaml, created idempotently by boto3.
+
+For a sandbox account or a local AWS endpoint, where a CloudFormation stack is overkill or not
+available. Running it twice changes nothing the second time, except parameters it is given
+new values for. It creates:
+
+- a bucket per layer: default encryption, every public access blocked, incomplete multipart
+  uploads aborted after a few days;
+- the bucket-name and topic-ARN parameters, and the WordPress endpoints parameter when endpoints
+  are given (a StringList, or a SecureString when the URLs carry tokens);
+- an SNS topic per layer plus the pipeline-failure topic;
+- a Glue database per catalogued layer (bronze, silver, gold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lakehouse_assets import settings
+from lakehouse_assets.resources.aws.boto import AwsClientsResource
+from lakehouse_assets.resources.aws.glue import CATALOGUED_LAYERS
+
+ABORT_MULTIPART_AFTER_DAYS = 3
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """Names of what bootstrap creates (the same defaults as the CloudFormation template)."""
+
+    bucket_prefix: str = "data-lakehouse"
+    topic_prefix: str = "lakehouse"
+    glue_database_prefix: str = "lakehouse_"
+
+    def bucket(self, layer: str) -> str:
+        return f"{self.bucket_prefix}-{layer}"
+
+    def topic(self, layer: str | None) -> str:
+        return f"{self.topic_prefix}-{layer or 'pipeline-failure'}"
+
+    def database(self, layer: str) -> str:
+        return f"{self.glue_database_prefix}{layer}"
+
+
+@dataclass
+class BootstrapReport:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    topic_arns: dict[str, str] = field(default_factory=dict)
+
+    def note(self, created: bool, what: str) -> None:
+        (self.created if created else self.existing).append(what)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def ensure_bucket(
+    s3: Any, bucket: str, region: str, report: BootstrapReport, kms_key_id: str | None = None
+) -> None:
+    try:
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**kwargs)
+        report.note(True, f"s3://{bucket}")
+    except ClientError as exc:
+        if _code(exc) != "BucketAlreadyOwnedByYou":
+            raise
+        report.note(False, f"s3://{bucket}")
+    default: dict[str, Any] = {"SSEAlgorithm": "aws:kms" if kms_key_id else "AES256"}
+    if kms_key_id:
+        default["KMSMasterKeyID"] = kms_key_id
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": default,
+                    "BucketKeyEnabled": bool(kms_key_id),
+                }
+            ]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "abort-incomplete-multipart-uploads",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "AbortIncompleteMultipartUpload": {
+                        "DaysAfterInitiation": ABORT_MULTIPART_AFTER_DAYS
+                    },
+                }
+            ]
+        },
+    )
+
+
+def put_parameter(
+    ssm: Any, name: str, value: str, kind: str, report: BootstrapReport, overwrite: bool = True
+) -> None:
+    """Create ``name``, or update it when its value or type differ (values never printed)."""
+    try:
+        current = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    except ClientError as exc:
+        if _code(exc) != "ParameterNotFound":
+            raise
+        current = None
+    if current is not None and (
+        not overwrite or (current["Value"] == value and current["Type"] == kind)
+    ):
+        report.note(False, f"parameter {name}")
+        return
+    ssm.put_parameter(Name=name, Value=value, Type=kind, Overwrite=current is not None)
+    report.note(current is None, f"parameter {name}")
+
+
+def ensure_database(glue: Any, name: str, report: BootstrapReport) -> None:
+    try:
+        glue.create_database(
+            DatabaseInput={"Name": name, "Description": "Lakehouse tables (lakehouse_assets)"}
+        )
+        report.note(True, f"glue database {name}")
+    except glue.exceptions.AlreadyExistsException:
+        report.note(False, f"glue database {name}")
+
+
+def bootstrap(
+    aws: AwsClientsResource,
+    names: StackNames | None = None,
+    *,
+    wordpress_endpoints: Sequence[str] = (),
+    endpoints_secure: bool = False,
+    kms_key_id: str | None = None,
+) -> BootstrapReport:
+    """Create (or confirm) every resource of the stack; returns what was created and found."""
+    names = names or StackNames()
+    report = BootstrapReport()
+    parameter_names = settings.PARAMETER_NAMES
+    s3, ssm, sns, glue = (aws.client(s) for s in ("s3", "ssm", "sns", "glue"))
+    region = s3.meta.region_name
+    known_topics = {
+        t["TopicArn"]
+        for page in sns.get_paginator("list_topics").paginate()
+        for t in page["Topics"]
+    }
+    for layer in settings.LAYERS:
+        ensure_bucket(s3, names.bucket(layer), region, report, kms_key_id)
+        put_parameter(ssm, parameter_names.bucket(layer), names.bucket(layer), "String", report)
+    topic_layers: list[str | None] = [*settings.LAYERS, None]
+    for topic_layer in topic_layers:
+        # CreateTopic is idempotent: it returns the existing topic's ARN.
+        arn = sns.create_topic(Name=names.topic(topic_layer))["TopicArn"]
+        report.topic_arns[topic_layer or "pipeline"] = arn
+        report.note(arn not in known_topics, f"topic {names.topic(topic_layer)}")
+        name = (
+            parameter_names.topic(topic_layer)
+            if topic_layer
+            else parameter_names.sns_pipeline_failure
+        )
+        put_parameter(ssm, name, arn, "String", report)
+    if wordpress_endpoints:
+        kind = "SecureString" if endpoints_secure else "StringList"
+        put_parameter(
+            ssm, parameter_names.wordpress_endpoints, ",".join(wordpress_endpoints), kind, report
+        )
+    for layer in CATALOGUED_LAYERS:
+        ensure_database(glue, names.database(layer), report)
+    return report

@@ -1,0 +1,51 @@
+"""Secrets: environment variables locally, Secrets Manager on AWS.
+
+A secret's value is returned to the caller only: never logged, never in an error message,
+never in metadata (Dagster does not redact, and its event log keeps everything).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from typing import Any
+
+import dagster as dg
+
+from lakehouse_assets.errors import ConfigurationError
+
+
+class SecretsResource(dg.ConfigurableResource, ABC):
+    """Reads named secrets; a missing or unreadable secret fails naming it, not its value."""
+
+    @abstractmethod
+    def get_string(self, secret_id: str) -> str:
+        """The secret's text."""
+
+    def get_json(self, secret_id: str) -> dict[str, Any]:
+        """The secret's text parsed as a JSON object (e.g. client credentials)."""
+        try:
+            value = json.loads(self.get_string(secret_id))
+        except json.JSONDecodeError:
+            raise ConfigurationError(f"secret {secret_id} is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"secret {secret_id} is not a JSON object")
+        return value
+
+
+class EnvironmentSecretsResource(SecretsResource):
+    """Local secrets: the variable ``{prefix}{SECRET_ID}`` (id upper-cased, non-alnum → ``_``)."""
+
+    prefix: str = "LAKEHOUSE_SECRET_"
+
+    def variable(self, secret_id: str) -> str:
+        return self.prefix + "".join(c if c.isalnum() else "_" for c in secret_id).upper()
+
+    def get_string(self, secret_id: str) -> str:
+        value = os.environ.get(self.variable(secret_id))
+        if value is None:
+            raise ConfigurationError(
+                f"secret {secret_id} is not set (environment variable {self.variable(secret_id)})"
+            )
+        return value
