@@ -13,7 +13,7 @@ from lakehouse_assets.lake.resource import LocalLakeResource
 from lakehouse_assets.resources.catalog import LocalCatalogResource
 from lakehouse_assets.resources.notifications import LocalNotificationsResource
 from lakehouse_assets.resources.parameters import LocalParametersResource
-from lakehouse_assets.sources import wordpress_api
+from lakehouse_assets.sources import landing, wordpress_api
 from lakehouse_assets.sources.wordpress_api.resource import WordPressApiResource
 
 
@@ -48,9 +48,9 @@ def build_definitions(
     """Definitions for ``deployment`` (default: LAKEHOUSE_ENV); ``overrides`` replace resources."""
     selected = deployment or settings.deployment()
     return dg.Definitions(
-        assets=wordpress_api.ASSETS,
-        jobs=[wordpress_api.JOB],
-        sensors=[failure_alerts],
+        assets=[*wordpress_api.ASSETS, *landing.ASSETS],
+        jobs=[wordpress_api.JOB, *landing.JOBS],
+        sensors=[failure_alerts, *landing.SENSORS],
         resources={**RESOURCES[selected](), **(overrides or {})},
     )
 
