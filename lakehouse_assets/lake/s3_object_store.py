@@ -63,6 +63,7 @@ class S3ObjectStore(ObjectStore):
         kms_key_id: str | None = None,
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         part_size: int = DEFAULT_PART_SIZE,
+        list_page_size: int = 1000,
     ):
         if sse_algorithm not in (SSE_S3, SSE_KMS):
             raise ValueError(f"sse_algorithm must be {SSE_S3!r} or {SSE_KMS!r}")
@@ -75,6 +76,7 @@ class S3ObjectStore(ObjectStore):
         self.kms_key_id = kms_key_id
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
+        self.list_page_size = list_page_size
 
     def encryption_args(self) -> dict[str, str]:
         """The SSE arguments sent with every PUT and multipart upload."""
@@ -173,7 +175,10 @@ class S3ObjectStore(ObjectStore):
 
     def list(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        pages = paginator.paginate(
+            Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": self.list_page_size}
+        )
+        for page in pages:
             for item in page.get("Contents", []):
                 yield ObjectInfo(
                     bucket,

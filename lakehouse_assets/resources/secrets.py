@@ -25,10 +25,14 @@ class SecretsResource(dg.ConfigurableResource, ABC):
 
     def get_json(self, secret_id: str) -> dict[str, Any]:
         """The secret's text parsed as a JSON object (e.g. client credentials)."""
+        text = self.get_string(secret_id)
         try:
-            value = json.loads(self.get_string(secret_id))
-        except json.JSONDecodeError:
-            raise ConfigurationError(f"secret {secret_id} is not valid JSON") from None
+            value = json.loads(text)
+            valid = True
+        except json.JSONDecodeError:  # its .doc holds the secret: do not chain it
+            valid = False
+        if not valid:
+            raise ConfigurationError(f"secret {secret_id} is not valid JSON")
         if not isinstance(value, dict):
             raise ConfigurationError(f"secret {secret_id} is not a JSON object")
         return value
