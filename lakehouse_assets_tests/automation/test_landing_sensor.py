@@ -138,6 +138,7 @@ class Ledger:
     #: Requested objects dated at or before the cursor's high-water mark when requested: the
     #: ones a strict ``last_modified > cursor`` comparison (get_objects) would have skipped.
     at_or_before_high_water: int = 0
+    peak_cursor_chars: int = 0
 
 
 class Harness:
@@ -189,6 +190,7 @@ class Harness:
                 if self.recording.dates[(r.tags[TAG_KEY], r.tags[TAG_ETAG])] <= high_water
             )
         self.cursor = result.cursor  # the daemon stores it: the tick succeeded
+        self.ledger.peak_cursor_chars = max(self.ledger.peak_cursor_chars, len(self.cursor or ""))
         self.ledger.ticks.append(len(requests))
         return result
 
@@ -293,6 +295,8 @@ def test_local_landing_10000_objects_exactly_once(tmp_path: Path) -> None:
     print(f"\n[figure] local: one sensor tick over 10,010 new objects: {elapsed:.2f} s")
     caught = ledger.at_or_before_high_water
     print(f"[figure] local: ticks {ledger.ticks}; requested at/before the cursor: {caught}")
+    final = len(harness.cursor or "")
+    print(f"[figure] local: cursor peak {ledger.peak_cursor_chars} chars, final {final} chars")
 
 
 def time_one_full_tick(tmp_path: Path, store_id: str, expected: int) -> float:

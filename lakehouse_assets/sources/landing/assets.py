@@ -185,7 +185,6 @@ def build_landing_job(dataset: LandingDataset) -> "UnresolvedAssetJobDefinition"
         selection=dg.AssetSelection.assets(
             dg.AssetKey(["bronze", dataset.source, dataset.dataset])
         ),
-        partitions_def=partitions_def(dataset),
         description=f"Ingest one file landed in raw/{dataset.landing_prefix}.",
     )
 

@@ -134,7 +134,7 @@ def read_csv(text: str) -> tuple[list[str], list[dict[str, Any]]]:
                 continue
             if len(row) != len(header):
                 raise BadFileError(
-                    f"row {reader.line_num} has {len(row)} fields, the header has {len(header)}"
+                    f"line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
                 )
             rows.append(
                 {
