@@ -47,9 +47,11 @@ def build_definitions(
 ) -> dg.Definitions:
     """Definitions for ``deployment`` (default: LAKEHOUSE_ENV); ``overrides`` replace resources."""
     selected = deployment or settings.deployment()
+    wordpress = wordpress_api.build(settings.pipeline_settings(selected))
     return dg.Definitions(
-        assets=[*wordpress_api.ASSETS, *landing.ASSETS],
-        jobs=[wordpress_api.JOB, *landing.JOBS],
+        assets=[*wordpress.assets, *landing.ASSETS],
+        jobs=[wordpress.job, *landing.JOBS],
+        schedules=[wordpress.schedule],
         sensors=[failure_alerts, *landing.SENSORS],
         resources={**RESOURCES[selected](), **(overrides or {})},
     )

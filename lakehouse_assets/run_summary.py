@@ -25,11 +25,13 @@ class RunSummary:
     checks: list[tuple[str, bool]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     alerts_sent: list[str] = field(default_factory=list)
+    partition: str | None = None
 
     def render(self, elapsed: float, dagster_home: Path) -> str:
         width = max([len(a.asset) for a in self.assets] + [5])
+        day = f" for {self.partition}" if self.partition else ""
         lines = [
-            f"Run {self.run_id} {'succeeded' if self.success else 'FAILED'} in {elapsed:.1f}s",
+            f"Run {self.run_id}{day} {'succeeded' if self.success else 'FAILED'} in {elapsed:.1f}s",
             "",
             f"{'asset'.ljust(width)}  {'rows':>8}  location",
         ]
@@ -51,7 +53,11 @@ class RunSummary:
 
 
 def summarize(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -> RunSummary:
-    summary = RunSummary(run_id=result.run_id, success=result.success)
+    summary = RunSummary(
+        run_id=result.run_id,
+        success=result.success,
+        partition=result.dagster_run.tags.get("dagster/partition"),
+    )
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         metadata = materialization.metadata

@@ -22,6 +22,9 @@ ROOT_VAR = "LAKEHOUSE_ROOT"
 PARAMETERS_FILE_VAR = "LAKEHOUSE_PARAMETERS_FILE"
 ALLOWED_HOSTS_VAR = "LAKEHOUSE_ALLOWED_HOSTS"
 UI_URL_VAR = "LAKEHOUSE_UI_URL"
+TIMEZONE_VAR = "LAKEHOUSE_TIMEZONE"
+HISTORY_START_VAR = "LAKEHOUSE_HISTORY_START"
+STEP_RETRY_DELAY_VAR = "LAKEHOUSE_STEP_RETRY_DELAY"
 
 DEFAULT_ROOT = ".lakehouse"
 LAYERS = ("raw", "bronze", "silver", "gold")
@@ -40,6 +43,30 @@ def deployment() -> Deployment:
 def lakehouse_root() -> Path:
     """Directory of the local lake (absolute, so runs in other working dirs agree)."""
     return Path(os.environ.get(ROOT_VAR) or DEFAULT_ROOT).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """When and how pipelines run: schedules' timezone, first day of kept history, retries."""
+
+    timezone: str = "Europe/London"
+    history_start: str = "2024-01-01"
+    #: Schedules start running on a deployment; on a laptop they wait to be switched on.
+    running: bool = False
+    #: First wait of a step's RetryPolicy (doubled each retry, with jitter).
+    step_retry_delay_seconds: float = 30.0
+
+
+def pipeline_settings(selected: Deployment | None = None) -> PipelineSettings:
+    selected = selected or deployment()
+    return PipelineSettings(
+        timezone=os.environ.get(TIMEZONE_VAR) or PipelineSettings.timezone,
+        history_start=os.environ.get(HISTORY_START_VAR) or PipelineSettings.history_start,
+        running=selected is Deployment.AWS,
+        step_retry_delay_seconds=float(
+            os.environ.get(STEP_RETRY_DELAY_VAR) or PipelineSettings.step_retry_delay_seconds
+        ),
+    )
 
 
 def ui_base_url() -> str:

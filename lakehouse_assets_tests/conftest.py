@@ -111,19 +111,28 @@ def local_lake(
     monkeypatch.setenv(settings.DEPLOYMENT_VAR, "local")
     monkeypatch.setenv(settings.ROOT_VAR, str(root))
     monkeypatch.setenv(settings.PARAMETERS_FILE_VAR, str(parameters))
+    monkeypatch.setenv(settings.STEP_RETRY_DELAY_VAR, "0.05")
     return LocalLake(root, parameters)
 
 
 def run_wordpress_job(
-    instance: dg.DagsterInstance | None = None, **overrides: object
+    instance: dg.DagsterInstance | None = None,
+    partition: str | None = None,
+    asset_selection: list[dg.AssetKey] | None = None,
+    **overrides: object,
 ) -> dg.ExecuteInProcessResult:
-    """The whole WordPress graph in-process on the local deployment, as `lakehouse run` does."""
+    """The WordPress graph in-process on the local deployment for one day (default: today),
+    as `lakehouse run` does."""
     from lakehouse_assets.definitions import build_definitions
 
     defs = build_definitions(settings.Deployment.LOCAL, overrides)
     job = defs.resolve_job_def("wordpress_api_job")
+    assert job.partitions_def is not None
     return job.execute_in_process(
-        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        partition_key=partition or job.partitions_def.get_last_partition_key(),
+        asset_selection=asset_selection,
     )
 
 

@@ -21,6 +21,15 @@ import dagster as dg
 from lakehouse_assets import settings
 from lakehouse_assets.resources.notifications import NotificationsResource
 
+#: Dagster's wrappers around the user-code error a user needs to see.
+WRAPPER_ERRORS = frozenset(
+    {
+        "DagsterExecutionStepExecutionError",
+        "DagsterUserCodeExecutionError",
+        "RetryRequestedFromPolicy",
+        "DagsterMaxRetriesExceededError",
+    }
+)
 SUBJECT_LIMIT = 100  # SNS subjects are at most 100 characters
 CURSOR_OVERLAP = timedelta(minutes=5)
 
@@ -58,10 +67,7 @@ def error_summary(error: Any) -> tuple[str, str]:
     if error is None:
         return "UnknownError", "no error information"
     cause = error
-    while getattr(cause, "cause", None) is not None and cause.cls_name in (
-        "DagsterExecutionStepExecutionError",
-        "DagsterUserCodeExecutionError",
-    ):
+    while getattr(cause, "cause", None) is not None and cause.cls_name in WRAPPER_ERRORS:
         cause = cause.cause
     lines = [line for line in (cause.message or "").strip().splitlines() if line.strip()]
     text = lines[-1] if lines else ""

@@ -3,6 +3,14 @@
 A table is one Parquet object at ``{source}/{dataset}/data.parquet`` in its layer's bucket,
 written to a temporary file and published with a single atomic put: a reader sees the previous
 table or the new one, never a partial write, and a failed step leaves the previous table as it was.
+
+Partitioned assets come in two kinds, declared in the asset's metadata:
+- disjoint partitions (the default): each partition holds its own rows, stored at
+  ``{source}/{dataset}/{partition}/data.parquet``; together they are the table;
+- snapshot partitions: each partition is a whole version of the table (a day's ingestion). Every
+  version is kept at ``{source}/{dataset}/_snapshots/{partition}/data.parquet`` (hidden from
+  Parquet readers by the leading underscore) and the newest one is also published as the
+  current ``data.parquet``, so the prefix always reads as exactly one table.
 """
 
 from __future__ import annotations
@@ -20,9 +28,17 @@ from lakehouse_assets.lake.parquet import table_metadata, to_arrow, write_parque
 from lakehouse_assets.lake.resource import LakeResource
 from lakehouse_assets.resources.catalog import CatalogResource
 
+PARTITIONING_METADATA = "lakehouse/partitioning"
+SNAPSHOT_PARTITIONING = "snapshots"
+
 
 class MissingTableError(LookupError):
     """An upstream table has never been materialized in this lake."""
+
+
+def _is_snapshot(context: dg.OutputContext) -> bool:
+    metadata = context.definition_metadata or {}
+    return metadata.get(PARTITIONING_METADATA) == SNAPSHOT_PARTITIONING
 
 
 class LakeIOManager(dg.ConfigurableIOManager):
@@ -31,30 +47,51 @@ class LakeIOManager(dg.ConfigurableIOManager):
     lake: LakeResource
     catalog: CatalogResource
 
-    def _location(self, context: dg.OutputContext | dg.InputContext) -> tuple[TableAddress, str]:
+    def _location(
+        self, context: dg.OutputContext | dg.InputContext
+    ) -> tuple[TableAddress, str, bool]:
+        """(table, object key, whether this is a snapshot partition)."""
         address = TableAddress.from_asset_key(context.asset_key)
-        partition = context.asset_partition_key if context.has_asset_partitions else None
-        return address, address.table_key(partition)
+        if not context.has_asset_partitions:
+            return address, address.table_key(), False
+        partition = context.asset_partition_key
+        output = context if isinstance(context, dg.OutputContext) else context.upstream_output
+        if output is not None and _is_snapshot(output):
+            return address, address.snapshot_key(partition), True
+        return address, address.table_key(partition), False
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
-        address, key = self._location(context)
+        address, key, snapshot = self._location(context)
         table = to_arrow(obj)
         store = self.lake.object_store()
         bucket = self.lake.bucket(address.layer)
+        current = not snapshot
         with tempfile.TemporaryDirectory(prefix="lakehouse-") as directory:
             path = Path(directory) / "data.parquet"
             write_parquet(table, path)
             info = store.put_file(bucket, key, path)
+            if snapshot:
+                newest = max(
+                    (o.key for o in store.list(bucket, address.snapshots_prefix)), default=key
+                )
+                current = key >= newest
+                if current:
+                    store.put_file(bucket, address.table_key(), path)
         uri = self.lake.table_uri(address)
-        self.catalog.register_table(address, uri, table.schema, _description(context))
+        if current:
+            self.catalog.register_table(address, uri, table.schema, _description(context))
         excluded = set(context.definition_metadata.get("preview_excluded", []))
-        context.add_output_metadata(table_metadata(table, uri, info.size, excluded))
-        context.log.info(f"{address.label}: {table.num_rows} rows → {uri}")
+        metadata = table_metadata(table, uri, info.size, excluded)
+        if snapshot:
+            metadata["snapshot_uri"] = dg.MetadataValue.path(store.uri(bucket, key))
+            metadata["is_current_table"] = current
+        context.add_output_metadata(metadata)
+        context.log.info(f"{address.label}: {table.num_rows} rows → {store.uri(bucket, key)}")
 
     def load_input(self, context: dg.InputContext) -> Any:
-        address, key = self._location(context)
+        address, key, _ = self._location(context)
         table = self.read_table(address, key)
         if context.dagster_type.typing_type is pa.Table:
             return table

@@ -56,5 +56,13 @@ class TableAddress:
         return f"{self.prefix}{partition}/{TABLE_FILE}"
 
     @property
+    def snapshots_prefix(self) -> str:
+        return f"{self.prefix}_snapshots/"
+
+    def snapshot_key(self, partition: str) -> str:
+        """A whole version of the table, kept beside the current one (see the IO manager)."""
+        return f"{self.snapshots_prefix}{partition}/{TABLE_FILE}"
+
+    @property
     def label(self) -> str:
         return f"{self.layer} {self.source}/{self.dataset}"

@@ -1,6 +1,7 @@
 """Raw history: one immutable JSON snapshot per ingestion, never overwritten.
 
-Keys sort by time: ``{source}/{dataset}/ingest_date=YYYY-MM-DD/{dataset}_{UTC stamp}_{run}.json``.
+Keys sort by day, then time:
+``{source}/{dataset}/ingest_date=YYYY-MM-DD/{dataset}_{UTC stamp}_{run}.json``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
 KEY_PATTERN = re.compile(r"_(?P<stamp>\d{8}T\d{12}Z)_[0-9a-z]+\.json$")
 
 
-def snapshot_key(source: str, dataset: str, moment: datetime, run_id: str) -> str:
+def snapshot_key(source: str, dataset: str, ingest_date: str, moment: datetime, run_id: str) -> str:
+    """Key of a new snapshot for partition ``ingest_date`` fetched at ``moment``."""
     moment = moment.astimezone(UTC)
     run = re.sub(r"[^0-9a-z]", "", run_id.lower())[:8] or "local"
     return (
-        f"{source}/{dataset}/ingest_date={moment:%Y-%m-%d}/"
+        f"{source}/{dataset}/ingest_date={ingest_date}/"
         f"{dataset}_{moment.strftime(STAMP_FORMAT)}_{run}.json"
     )
 
@@ -31,11 +33,14 @@ def ingested_at(key: str) -> datetime | None:
 
 
 def latest_snapshot(
-    store: ObjectStore, bucket: str, source: str, dataset: str
+    store: ObjectStore, bucket: str, source: str, dataset: str, ingest_date: str | None = None
 ) -> ObjectInfo | None:
-    """The newest snapshot of a dataset (keys sort by ingestion time)."""
+    """The newest snapshot of a dataset, or of one ingestion day (keys sort by time)."""
+    prefix = f"{source}/{dataset}/ingest_date="
+    if ingest_date is not None:
+        prefix = f"{prefix}{ingest_date}/"
     newest: ObjectInfo | None = None
-    for info in store.list(bucket, f"{source}/{dataset}/ingest_date="):
+    for info in store.list(bucket, prefix):
         if KEY_PATTERN.search(info.key) and (newest is None or info.key > newest.key):
             newest = info
     return newest

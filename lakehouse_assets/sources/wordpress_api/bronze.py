@@ -9,29 +9,34 @@ from lakehouse_assets.lake.resource import LakeResource
 from lakehouse_assets.lake.snapshots import ingested_at, latest_snapshot
 from lakehouse_assets.resources.json_api import parse_json_array
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS, SOURCE
+from lakehouse_assets.sources.wordpress_api.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
 from lakehouse_assets.transforms.bronze import bronze_table
 from lakehouse_assets.transforms.schema import DatasetSchema
 
 
-def build_bronze_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
+def build_bronze_asset(
+    schema: DatasetSchema, partitions: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=["bronze", SOURCE, schema.name],
         deps=[dg.AssetKey(["raw", SOURCE, schema.name])],
         group_name=SOURCE,
         description=f"{schema.description} Every field of the newest raw snapshot, as text.",
-        kinds={"parquet", "pyarrow"},
+        kinds={"parquet", "pyarrow", "bronze"},
         owners=OWNERS,
         pool=POOL,
         tags=asset_tags("bronze"),
-        metadata={"preview_excluded": list(schema.preview_excluded)},
+        metadata={"preview_excluded": list(schema.preview_excluded), **SNAPSHOT_METADATA},
+        partitions_def=partitions,
     )
     def bronze_table_asset(context: AssetExecutionContext, lake: LakeResource) -> pa.Table:
         store = lake.object_store()
         bucket = lake.bucket("raw")
-        snapshot = latest_snapshot(store, bucket, SOURCE, schema.name)
+        day = context.partition_key
+        snapshot = latest_snapshot(store, bucket, SOURCE, schema.name, ingest_date=day)
         if snapshot is None:
-            raise SourceError(SOURCE, schema.name, "no raw snapshot yet: materialize raw first")
+            raise SourceError(SOURCE, schema.name, f"no raw snapshot for {day}: materialize raw")
         with store.local_copy(bucket, snapshot.key) as path:
             rows = parse_json_array(path.read_bytes(), SOURCE, schema.name)
         moment = ingested_at(snapshot.key)
@@ -45,4 +50,5 @@ def build_bronze_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
     return bronze_table_asset
 
 
-BRONZE_ASSETS = [build_bronze_asset(schema) for schema in DATASETS]
+def build_bronze_assets(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [build_bronze_asset(schema, partitions) for schema in DATASETS]

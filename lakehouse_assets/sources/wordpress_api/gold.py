@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from lakehouse_assets.errors import DataContractError
 from lakehouse_assets.sources.wordpress_api.datasets import SOURCE
+from lakehouse_assets.sources.wordpress_api.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
 
 #: gold column → (source table, source column); order is the contract's.
@@ -73,26 +74,31 @@ def gold_arrow(gold: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=GOLD_SCHEMA)
 
 
-@dg.asset(
-    key=["gold", SOURCE, "statistics_postname"],
-    ins={
-        "posts": dg.AssetIn(key=dg.AssetKey(["silver", SOURCE, "posts"])),
-        "statistics_pages": dg.AssetIn(key=dg.AssetKey(["silver", SOURCE, "statistics_pages"])),
-    },
-    group_name=SOURCE,
-    description="Blog posts (post_type 'post') with their daily page-view statistics.",
-    kinds={"parquet", "pandas"},
-    owners=OWNERS,
-    pool=POOL,
-    tags=asset_tags("gold"),
-)
-def statistics_postname(posts: pd.DataFrame, statistics_pages: pd.DataFrame) -> pa.Table:
-    gold = build_statistics_postname(posts, statistics_pages)
-    if gold.empty:
-        raise DataContractError(
-            "gold",
-            SOURCE,
-            "statistics_postname",
-            "the join produced no rows; the previous table is kept rather than emptied",
-        )
-    return gold_arrow(gold)
+def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["gold", SOURCE, "statistics_postname"],
+        ins={
+            "posts": dg.AssetIn(key=dg.AssetKey(["silver", SOURCE, "posts"])),
+            "statistics_pages": dg.AssetIn(key=dg.AssetKey(["silver", SOURCE, "statistics_pages"])),
+        },
+        group_name=SOURCE,
+        description="Blog posts (post_type 'post') with their daily page-view statistics.",
+        kinds={"parquet", "pandas", "gold"},
+        owners=OWNERS,
+        pool=POOL,
+        tags=asset_tags("gold"),
+        metadata=SNAPSHOT_METADATA,
+        partitions_def=partitions,
+    )
+    def statistics_postname(posts: pd.DataFrame, statistics_pages: pd.DataFrame) -> pa.Table:
+        gold = build_statistics_postname(posts, statistics_pages)
+        if gold.empty:
+            raise DataContractError(
+                "gold",
+                SOURCE,
+                "statistics_postname",
+                "the join produced no rows; the previous table is kept rather than emptied",
+            )
+        return gold_arrow(gold)
+
+    return statistics_postname

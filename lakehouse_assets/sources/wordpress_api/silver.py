@@ -13,6 +13,7 @@ from dagster import AssetExecutionContext
 
 from lakehouse_assets.errors import DataContractError
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS, SOURCE
+from lakehouse_assets.sources.wordpress_api.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
 from lakehouse_assets.transforms.schema import DatasetSchema
 from lakehouse_assets.transforms.silver import SilverReport, build_silver, silver_arrow
@@ -84,7 +85,9 @@ def report_metadata(report: SilverReport) -> dict[str, Any]:
     }
 
 
-def build_silver_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
+def build_silver_asset(
+    schema: DatasetSchema, partitions: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
     key = dg.AssetKey(["silver", SOURCE, schema.name])
 
     @dg.asset(
@@ -92,13 +95,16 @@ def build_silver_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
         ins={"bronze": dg.AssetIn(key=dg.AssetKey(["bronze", SOURCE, schema.name]))},
         group_name=SOURCE,
         description=f"{schema.description} Typed, zero dates nulled, deduplicated.",
-        kinds={"parquet", "pandas"},
+        kinds={"parquet", "pandas", "silver"},
         owners=OWNERS,
         pool=POOL,
         tags=asset_tags("silver"),
-        metadata={"preview_excluded": list(schema.preview_excluded)},
+        metadata={"preview_excluded": list(schema.preview_excluded), **SNAPSHOT_METADATA},
+        partitions_def=partitions,
         check_specs=[
-            dg.AssetCheckSpec(name, asset=key, description=text, blocking=True)
+            dg.AssetCheckSpec(
+                name, asset=key, description=text, blocking=True, partitions_def=partitions
+            )
             for name, text in CHECKS.items()
         ],
     )
@@ -119,4 +125,5 @@ def build_silver_asset(schema: DatasetSchema) -> dg.AssetsDefinition:
     return silver_table
 
 
-SILVER_ASSETS = [build_silver_asset(schema) for schema in DATASETS]
+def build_silver_assets(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [build_silver_asset(schema, partitions) for schema in DATASETS]

@@ -157,18 +157,12 @@ def test_failing_bronze_keeps_previous_silver_and_gold(local_lake: LocalLake) ->
     corrupt = newest.with_name(newest.name.replace(stamp, "99991231T000000000000Z"))
     corrupt.write_bytes(newest.read_bytes()[:-40])
 
-    from lakehouse_assets.definitions import build_definitions
-    from lakehouse_assets.settings import Deployment
-
-    job = build_definitions(Deployment.LOCAL).resolve_job_def("wordpress_api_job")
     selection = [
         dg.AssetKey(["bronze", "wordpress_api", "posts"]),
         dg.AssetKey(["silver", "wordpress_api", "posts"]),
         dg.AssetKey(["gold", "wordpress_api", "statistics_postname"]),
     ]
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=selection
-    )
+    result = run_wordpress_job(asset_selection=selection)
     assert not result.success
     errors = step_errors(result)
     assert list(errors) == ["bronze__wordpress_api__posts"]
