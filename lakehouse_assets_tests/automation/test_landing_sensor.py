@@ -12,7 +12,6 @@ work per tick. They count every (key, ETag) requested: 0 missed, 0 duplicated.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,13 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import dagster as dg
 import pytest
-import yaml
-from botocore.config import Config
 
-from lakehouse_assets import settings
 from lakehouse_assets.automation.landing_sensor import (
     TAG_ETAG,
     TAG_KEY,
@@ -35,12 +30,18 @@ from lakehouse_assets.automation.landing_sensor import (
     plan_tick,
 )
 from lakehouse_assets.lake.object_store import LocalObjectStore, ObjectInfo, ObjectStore
-from lakehouse_assets.lake.resource import LakeResource
 from lakehouse_assets.lake.s3_object_store import S3ObjectStore
-from lakehouse_assets.resources.parameters import LocalParametersResource
+from lakehouse_assets_tests.automation.stores import (
+    BUCKETS,
+    STORES,
+    MotoS3,
+    StoreLake,
+    moto_s3,
+    parameters,
+)
 
 PREFIX = "landing/test/files/"
-RAW_BUCKET = "test-raw"
+RAW_BUCKET = BUCKETS["raw"]  # locally
 MAX_RUNS = 1000
 S3_MAX_RUNS = 2500  # each tick lists every object: fewer, bigger ticks keep moto quick
 OVERLAP = 300.0
@@ -54,18 +55,6 @@ def files_table() -> None:
 
 
 FILES_JOB = dg.define_asset_job("landing_test_files_job", selection=[files_table])
-
-#: Stores the test lake resource hands out, by id (resources are re-created from config).
-STORES: dict[str, ObjectStore] = {}
-
-
-class StoreLake(LakeResource):
-    """The lake resource over a store chosen by the test (local tree, S3, or a failing wrapper)."""
-
-    store_id: str
-
-    def object_store(self) -> ObjectStore:
-        return STORES[self.store_id]
 
 
 class Delegating(ObjectStore):
@@ -121,13 +110,6 @@ class ListingFailsOnce(Delegating):
             yield info
 
 
-def parameters(tmp_path: Path) -> LocalParametersResource:
-    path = tmp_path / "parameters.yaml"
-    buckets = {settings.PARAMETER_NAMES.bucket(layer): f"test-{layer}" for layer in settings.LAYERS}
-    path.write_text(yaml.safe_dump(buckets), encoding="utf-8")
-    return LocalParametersResource(parameters_file=str(path))
-
-
 @dataclass
 class Ledger:
     """Every (key, ETag) that became visible, and every one the sensor requested."""
@@ -145,10 +127,15 @@ class Harness:
     """Runs sensor ticks as the daemon would: cursor kept only when a tick succeeds."""
 
     def __init__(
-        self, tmp_path: Path, store: ObjectStore, instance: dg.DagsterInstance, max_runs: int
+        self,
+        tmp_path: Path,
+        store: ObjectStore,
+        instance: dg.DagsterInstance,
+        max_runs: int,
+        buckets: dict[str, str] = BUCKETS,
     ):
         self.instance = instance
-        self.params = parameters(tmp_path)
+        self.params = parameters(tmp_path, buckets)
         self.recording = Recording(store)
         self.store_id = f"recording-{id(self)}"
         STORES[self.store_id] = self.recording
@@ -299,7 +286,9 @@ def test_local_landing_10000_objects_exactly_once(tmp_path: Path) -> None:
     print(f"[figure] local: cursor peak {ledger.peak_cursor_chars} chars, final {final} chars")
 
 
-def time_one_full_tick(tmp_path: Path, store_id: str, expected: int) -> float:
+def time_one_full_tick(
+    tmp_path: Path, store_id: str, expected: int, buckets: dict[str, str] = BUCKETS
+) -> float:
     sensor = build_landing_sensor(
         name="landing_test_files_sensor",
         job=FILES_JOB,
@@ -307,7 +296,7 @@ def time_one_full_tick(tmp_path: Path, store_id: str, expected: int) -> float:
         partitions_def=FILES,
         max_runs_per_tick=20_000,
     )
-    lake = StoreLake(parameters=parameters(tmp_path), store_id=store_id)
+    lake = StoreLake(parameters=parameters(tmp_path, buckets), store_id=store_id)
     with dg.build_sensor_context(
         instance=dg.DagsterInstance.ephemeral(), cursor=None, resources={"lake": lake}
     ) as context:
@@ -340,47 +329,23 @@ def test_plan_tick_orders_by_date_and_never_advances_past_what_it_emitted() -> N
 # ---------------------------------------------------------------- S3 on a moto server
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
-def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
-    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(variable, raising=False)
-    client = boto3.client(
-        "s3",
-        config=Config(max_pool_connections=32, retries={"total_max_attempts": 3}),
-    )
-    client.create_bucket(
-        Bucket=RAW_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
-    )
-    try:
-        yield client
-    finally:
-        server.stop()
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
+    with moto_s3(monkeypatch) as server:
+        yield server
 
 
 @pytest.mark.integration
-def test_s3_landing_10000_objects_exactly_once(tmp_path: Path, moto_s3: object) -> None:
-    client = moto_s3
+def test_s3_landing_10000_objects_exactly_once(tmp_path: Path, s3: MotoS3) -> None:
+    client, raw_bucket = s3.client, s3.buckets["raw"]
     STORES["s3"] = S3ObjectStore(client)
-    harness = Harness(tmp_path, STORES["s3"], dg.DagsterInstance.ephemeral(), S3_MAX_RUNS)
+    harness = Harness(
+        tmp_path, STORES["s3"], dg.DagsterInstance.ephemeral(), S3_MAX_RUNS, s3.buckets
+    )
     ledger = harness.ledger
 
     def put(key: str, body: bytes) -> tuple[str, str]:
-        response = client.put_object(Bucket=RAW_BUCKET, Key=key, Body=body)  # type: ignore[attr-defined]
+        response = client.put_object(Bucket=raw_bucket, Key=key, Body=body)
         return key, str(response["ETag"]).strip('"')
 
     def land(keys: list[str], content: Callable[[str], bytes]) -> None:
@@ -406,7 +371,7 @@ def test_s3_landing_10000_objects_exactly_once(tmp_path: Path, moto_s3: object) 
     )
     scenario = time.perf_counter() - started
 
-    elapsed = time_one_full_tick(tmp_path, "s3", expected=10_000)
+    elapsed = time_one_full_tick(tmp_path, "s3", expected=10_000, buckets=s3.buckets)
     print(
         f"\n[figure] s3 (moto over HTTP): one sensor tick over 10,000 new objects: {elapsed:.2f} s"
     )

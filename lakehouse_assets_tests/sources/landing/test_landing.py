@@ -9,6 +9,7 @@ tests run the real sensor on a real instance and execute each run it requests, o
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,10 +26,15 @@ import yaml
 from lakehouse_assets import settings
 from lakehouse_assets.automation.landing_sensor import TAG_ETAG, TAG_KEY
 from lakehouse_assets.definitions import local_resources
+from lakehouse_assets.lake.io_manager import LakeIOManager
 from lakehouse_assets.lake.object_store import LocalObjectStore
+from lakehouse_assets.lake.s3_object_store import S3ObjectStore
+from lakehouse_assets.resources.catalog import LocalCatalogResource
+from lakehouse_assets.resources.notifications import LocalNotificationsResource
 from lakehouse_assets.sources import landing
 from lakehouse_assets.sources.landing.datasets import CUSTOMERS, ORDERS, LandingDataset
 from lakehouse_assets.sources.landing.files import BadFileError, parse_landed_file
+from lakehouse_assets_tests.automation.stores import STORES, StoreLake, moto_s3, parameters
 
 ORDERS_FIELDS = ["order_id", "customer_id", "amount", "currency", "paid", "ordered_at"]
 
@@ -342,3 +348,67 @@ def test_a_run_for_a_superseded_version_writes_nothing(lake: Lake) -> None:
     (newer,) = lake.process(ORDERS)  # the new version's own run
     assert newer.dagster_run.tags[TAG_ETAG] != stale_tags[TAG_ETAG]
     assert [r["order_id"] for r in lake.rows(ORDERS, "o.json")] == [2]
+
+
+@pytest.mark.integration
+def test_landing_on_s3_through_a_moto_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same flow on the S3 store: bronze object, quarantine pair and alert, over HTTP."""
+    outbox = tmp_path / "outbox.jsonl"
+    with moto_s3(monkeypatch) as s3, dg.instance_for_test() as instance:
+        client, raw, bronze_bucket = s3.client, s3.buckets["raw"], s3.buckets["bronze"]
+        STORES["landing-s3"] = S3ObjectStore(client)
+        lake_resource = StoreLake(
+            parameters=parameters(tmp_path, s3.buckets), store_id="landing-s3"
+        )
+        defs = dg.Definitions(
+            assets=landing.ASSETS,
+            jobs=landing.JOBS,
+            sensors=landing.SENSORS,
+            resources={
+                "lake": lake_resource,
+                "io_manager": LakeIOManager(lake=lake_resource, catalog=LocalCatalogResource()),
+                "notifications": LocalNotificationsResource(outbox_path=str(outbox)),
+            },
+        )
+        good = json.dumps(GOOD_ORDERS[:2]).encode()
+        client.put_object(Bucket=raw, Key="landing/shop/orders/good.json", Body=good)
+        client.put_object(Bucket=raw, Key="landing/shop/orders/bad.json", Body=b"[{")
+        sensor = defs.resolve_sensor_def("landing__shop__orders_sensor")
+        with dg.build_sensor_context(instance=instance, resources={"lake": lake_resource}) as ctx:
+            result = sensor(ctx)
+        assert isinstance(result, dg.SensorResult)
+        (added,) = result.dynamic_partitions_requests or []
+        assert isinstance(added, dg.AddDynamicPartitionsRequest)
+        assert sorted(added.partition_keys) == ["bad.json", "good.json"]
+        instance.add_dynamic_partitions(added.partitions_def_name, list(added.partition_keys))
+        job = defs.resolve_job_def("landing__shop__orders_job")
+        for request in result.run_requests or []:
+            run = job.execute_in_process(
+                instance=instance, partition_key=request.partition_key, tags=request.tags
+            )
+            assert run.success
+
+        bronze = client.get_object(Bucket=bronze_bucket, Key="shop/orders/good.json/data.parquet")
+        rows = pq.read_table(io.BytesIO(bronze["Body"].read())).to_pylist()
+        assert [(r["order_id"], r["amount"], r["source_file"]) for r in rows] == [
+            (1, 12.5, "landing/shop/orders/good.json"),
+            (2, 3.0, "landing/shop/orders/good.json"),
+        ]
+        listed = client.list_objects_v2(Bucket=raw, Prefix="quarantine/")["Contents"]
+        assert [o["Key"] for o in listed] == [
+            "quarantine/shop/orders/bad.json",
+            "quarantine/shop/orders/bad.json.reason.json",
+        ]
+        reason = client.get_object(Bucket=raw, Key=listed[1]["Key"])["Body"].read()
+        assert json.loads(reason)["reason"] == (
+            "not valid JSON (Expecting property name enclosed in double quotes at line 1 column 3)"
+        )
+        (alert,) = [json.loads(line) for line in outbox.read_text("utf-8").splitlines()]
+        assert (alert["topic"], alert["message"]["source_key"]) == (
+            "bronze",
+            "landing/shop/orders/bad.json",
+        )
+        bronze_keys = client.list_objects_v2(Bucket=bronze_bucket)["Contents"]
+        assert [o["Key"] for o in bronze_keys] == ["shop/orders/good.json/data.parquet"]
