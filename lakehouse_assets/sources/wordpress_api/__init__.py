@@ -32,5 +32,5 @@ def build(pipeline: PipelineSettings) -> WordPressDefinitions:
         *build_silver_assets(partitions),
         build_gold_asset(partitions),
     ]
-    job = build_job(partitions)
+    job = build_job()
     return WordPressDefinitions(assets, job, build_daily_schedule(job, pipeline), partitions)

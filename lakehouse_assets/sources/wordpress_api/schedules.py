@@ -11,11 +11,11 @@ from lakehouse_assets.sources.wordpress_api.datasets import SOURCE
 MAX_RUNTIME_SECONDS = 60 * 60
 
 
-def build_job(partitions: dg.DailyPartitionsDefinition) -> dg.UnresolvedAssetJobDefinition:
+def build_job() -> dg.UnresolvedAssetJobDefinition:
+    """The job over the whole group; its daily partitions come from the assets."""
     return dg.define_asset_job(
         f"{SOURCE}_job",
         selection=dg.AssetSelection.groups(SOURCE),
-        partitions_def=partitions,
         description="Every WordPress asset for one day: raw snapshots through the gold table.",
         # `source`: a deployment's run queue lets one run per source in at a time
         # (deploy/dagster.yaml). `dagster/max_runtime`: run monitoring stops a hung run.
