@@ -2,7 +2,8 @@
 
 Runs moto over real HTTP on a loopback port, and the packaged WordPress sample site beside it,
 bootstraps the stack against them and prints the variables that point ``LAKEHOUSE_ENV=aws`` at
-them. Everything lives in this process's memory: stopping it discards the "account".
+them. Everything lives in this process's memory: stopping it discards the "account" (moto keeps
+one state per process, shared by every moto server the process runs).
 moto is a development dependency (``pip install -e '.[dev]'``).
 """
 
@@ -56,7 +57,11 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
 
 @contextmanager
 def local_aws(
-    port: int = 0, region: str = "eu-west-2", *, serve_sample: bool = True
+    port: int = 0,
+    region: str = "eu-west-2",
+    *,
+    serve_sample: bool = True,
+    names: StackNames | None = None,
 ) -> Iterator[LocalAws]:
     """moto server plus (optionally) the sample site on loopback, with the stack bootstrapped."""
     with ExitStack() as stack:
@@ -73,5 +78,5 @@ def local_aws(
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
-        report = bootstrap(aws, StackNames(), wordpress_endpoints=urls)
+        report = bootstrap(aws, names or StackNames(), wordpress_endpoints=urls)
         yield LocalAws(endpoint, region, report, urls)

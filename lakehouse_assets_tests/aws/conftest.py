@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import dagster as dg
 import pytest
 
 from lakehouse_assets import settings
@@ -72,7 +73,7 @@ def aws_environment(endpoint: str, region: str) -> Iterator[None]:
         yield
 
 
-def small_site(**overrides: list[dict[str, str]] | bytes) -> JsonTableSite:
+def small_site(**overrides: list[dict[str, str]] | tuple[int, bytes]) -> JsonTableSite:
     """The generated WordPress tables, kept small; ``overrides`` replace whole tables."""
     tables: dict[str, Any] = generate_sample_tables(posts=40, days=60)
     tables.update(overrides)
@@ -157,3 +158,24 @@ def sample_site_urls() -> Iterator[list[str]]:
     site = small_site()
     with serve(site) as base_url:
         yield site.endpoint_urls(base_url)
+
+
+def run_wordpress_job(
+    defs: dg.Definitions, instance: dg.DagsterInstance, *, raise_on_error: bool = True
+) -> tuple[dg.ExecuteInProcessResult, str | None]:
+    """The WordPress job for its newest partition (today) when partitioned, as the schedule runs
+    it; returns the result and the partition key (None when the job is not partitioned)."""
+    job = defs.resolve_job_def("wordpress_api_job")
+    partition = job.partitions_def.get_last_partition_key() if job.partitions_def else None
+    result = job.execute_in_process(
+        instance=instance, partition_key=partition, raise_on_error=raise_on_error
+    )
+    return result, partition
+
+
+def table_keys(dataset: str, partition: str | None, source: str = "wordpress_api") -> list[str]:
+    """Contract keys of a table: the current ``data.parquet`` (and the day's kept version)."""
+    keys = [f"{source}/{dataset}/data.parquet"]
+    if partition is not None:
+        keys.append(f"{source}/{dataset}/_snapshots/{partition}/data.parquet")
+    return sorted(keys)

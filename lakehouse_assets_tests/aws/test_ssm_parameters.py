@@ -10,16 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import dagster as dg
 import pytest
 
+from lakehouse_assets import settings
+from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.errors import ConfigurationError
 from lakehouse_assets.resources.aws.boto import AwsClientsResource
 from lakehouse_assets.resources.aws.ssm import SsmParametersResource
-from lakehouse_assets_tests.aws.conftest import CREDENTIALS
+from lakehouse_assets_tests.aws.conftest import (
+    CREDENTIALS,
+    aws_environment,
+    make_stack,
+    run_wordpress_job,
+)
 
 pytestmark = pytest.mark.integration
 
 REGION = "us-west-1"
+ENDPOINTS = settings.PARAMETER_NAMES.wordpress_endpoints
 SECURE_VALUE = "https://example.org/wp-json/x/posts_a1/?token=ssm-secure-5e1d"
 
 
@@ -86,3 +95,25 @@ def test_unreadable_parameters_fail_naming_them(moto_endpoint: str) -> None:
     text = str(invalid.value)
     assert text.startswith("parameter(s) ")
     assert "not a valid name!" in text
+
+
+def test_a_run_without_the_endpoints_parameter_fails_naming_it(moto_endpoint: str) -> None:
+    stack = make_stack(moto_endpoint, "ap-south-1", "nop-lakehouse", urls=[])
+    with aws_environment(moto_endpoint, "ap-south-1"):
+        result, _ = run_wordpress_job(
+            build_definitions(settings.Deployment.AWS),
+            dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+    assert not result.success
+    errors = {
+        e.step_key: e.step_failure_data.error.message.strip().splitlines()[0]
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.STEP_FAILURE and e.step_failure_data.error
+    }
+    assert sorted(errors) == [
+        f"raw__wordpress_api__{d}" for d in ("posts", "statistics_pages", "terms")
+    ]
+    for message in errors.values():
+        assert f"parameter(s) missing from SSM Parameter Store: {ENDPOINTS}" in message
+    assert stack.keys("raw") == []  # failed before any I/O

@@ -1,0 +1,104 @@
+"""deploy/cloudformation.yaml: valid for cfn-lint, deployable where moto supports it, and the
+same stack as ``lakehouse bootstrap`` (bootstrap on top of it finds everything it would create,
+except what moto's CloudFormation skips) — and the pipeline runs on it.
+
+moto's CloudFormation has no AWS::Glue::Database or AWS::S3::BucketPolicy and ignores a bucket's
+PublicAccessBlockConfiguration and LifecycleConfiguration; bootstrap fills exactly those in.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lakehouse_assets import settings
+from lakehouse_assets.definitions import build_definitions
+from lakehouse_assets.infra.bootstrap import StackNames, bootstrap
+from lakehouse_assets.resources.aws.boto import AwsClientsResource
+from lakehouse_assets_tests.aws.conftest import (
+    CREDENTIALS,
+    Stack,
+    aws_environment,
+    run_wordpress_job,
+)
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "cloudformation.yaml"
+REGION = "us-east-2"
+PREFIX = "cfn-lakehouse"
+POLICY_ACTIONS = {
+    "ListLayerBuckets": ["s3:ListBucket"],
+    "ReadWriteLayerObjects": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+    "ReadParameters": ["ssm:GetParameters"],
+    "PublishAlerts": ["sns:Publish"],
+    "RegisterTables": ["glue:CreateTable", "glue:UpdateTable"],
+    "ReadSecrets": ["secretsmanager:GetSecretValue"],
+}
+
+
+def test_template_passes_cfn_lint() -> None:
+    from cfnlint.api import ManualArgs, lint_file
+
+    matches = lint_file(TEMPLATE, ManualArgs(regions=["eu-west-2", "us-east-1"]))
+    assert [str(m) for m in matches] == []
+
+
+@pytest.mark.integration
+def test_template_deploys_to_moto_and_runs_the_pipeline(
+    moto_endpoint: str, sample_site_urls: list[str]
+) -> None:
+    aws = AwsClientsResource(
+        endpoint_url=moto_endpoint,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    cloudformation = aws.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="lakehouse",
+        TemplateBody=TEMPLATE.read_text(encoding="utf-8"),
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[
+            {"ParameterKey": "BucketPrefix", "ParameterValue": PREFIX},
+            {"ParameterKey": "TopicPrefix", "ParameterValue": PREFIX},
+            {"ParameterKey": "WordPressEndpoints", "ParameterValue": ",".join(sample_site_urls)},
+        ],
+    )
+    stack = cloudformation.describe_stacks(StackName="lakehouse")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs["GoldBucketName"] == f"{PREFIX}-gold"
+    ssm = aws.client("ssm")
+    for layer in settings.LAYERS:
+        name = settings.PARAMETER_NAMES.bucket(layer)
+        assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == f"{PREFIX}-{layer}"
+        topic = ssm.get_parameter(Name=settings.PARAMETER_NAMES.topic(layer))["Parameter"]
+        assert topic["Value"] == outputs[f"{layer.capitalize()}TopicArn"]
+    endpoints = ssm.get_parameter(Name=settings.PARAMETER_NAMES.wordpress_endpoints)["Parameter"]
+    assert (endpoints["Type"], endpoints["Value"]) == ("StringList", ",".join(sample_site_urls))
+    iam = aws.client("iam")
+    policy = iam.get_policy(PolicyArn=outputs["CodeLocationPolicyArn"])["Policy"]
+    document = iam.get_policy_version(
+        PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"]
+    )["PolicyVersion"]["Document"]
+    statements = {s["Sid"]: s for s in document["Statement"]}
+    assert {sid: s["Action"] for sid, s in statements.items()} == {
+        sid: actions[0] if len(actions) == 1 else actions for sid, actions in POLICY_ACTIONS.items()
+    }
+    assert all(s["Effect"] == "Allow" for s in statements.values())
+    role = iam.get_role(RoleName=outputs["CodeLocationRoleArn"].rsplit("/", 1)[1])["Role"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    # (moto's CloudFormation does not record the role's ManagedPolicyArns attachment.)
+
+    report = bootstrap(aws, StackNames(bucket_prefix=PREFIX, topic_prefix=PREFIX))
+    assert report.created == [
+        f"glue database lakehouse_{layer}" for layer in ("bronze", "silver", "gold")
+    ]
+
+    with aws_environment(moto_endpoint, REGION):
+        result, _ = run_wordpress_job(
+            build_definitions(settings.Deployment.AWS), dg.DagsterInstance.ephemeral()
+        )
+    assert result.success
+    stack_view = Stack(moto_endpoint, REGION, StackNames(PREFIX, PREFIX), report)
+    assert "wordpress_api/statistics_postname/data.parquet" in stack_view.keys("gold")
