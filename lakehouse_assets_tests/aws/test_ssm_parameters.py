@@ -17,7 +17,7 @@ from lakehouse_assets import settings
 from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.errors import ConfigurationError
 from lakehouse_assets.resources.aws.boto import AwsClientsResource
-from lakehouse_assets.resources.aws.ssm import SsmParametersResource
+from lakehouse_assets.resources.aws.ssm import SsmParametersResource, platform_parameter_names
 from lakehouse_assets_tests.aws.conftest import (
     CREDENTIALS,
     aws_environment,
@@ -51,7 +51,9 @@ def parameters(moto_endpoint: str) -> dict[str, Any]:
     return values
 
 
-def _resource(moto_endpoint: str) -> tuple[SsmParametersResource, list[int]]:
+def _resource(
+    moto_endpoint: str, prefetch: list[str] | None = None
+) -> tuple[SsmParametersResource, list[int]]:
     aws = AwsClientsResource(
         endpoint_url=moto_endpoint,
         region_name=REGION,
@@ -63,7 +65,7 @@ def _resource(moto_endpoint: str) -> tuple[SsmParametersResource, list[int]]:
         "provide-client-params.ssm.GetParameters",
         lambda params, **kwargs: sizes.append(len(params["Names"])),
     )
-    return SsmParametersResource(aws=aws), sizes
+    return SsmParametersResource(aws=aws, prefetch=prefetch or []), sizes
 
 
 def test_string_stringlist_and_securestring(parameters: dict[str, Any], moto_endpoint: str) -> None:
@@ -75,6 +77,13 @@ def test_string_stringlist_and_securestring(parameters: dict[str, Any], moto_end
     assert resource.get_string("/test/secure") == SECURE_VALUE
     assert resource.get_string("/test/string/07") == "value-7"
     assert sizes == [10, 10, 2]  # cached for the run
+
+
+def test_the_platforms_parameters_come_in_one_call(moto_endpoint: str) -> None:
+    resource, sizes = _resource(moto_endpoint, prefetch=platform_parameter_names())
+    assert resource.get_string_or(settings.PARAMETER_NAMES.bucket("raw"), "x") == "x"
+    resource.lookup([settings.PARAMETER_NAMES.topic("gold"), ENDPOINTS])
+    assert sizes == [10]
 
 
 def test_missing_parameter_fails_naming_it_without_values(

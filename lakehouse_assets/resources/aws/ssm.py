@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
+from lakehouse_assets import settings
 from lakehouse_assets.errors import ConfigurationError
 from lakehouse_assets.resources.aws.boto import AwsClientsResource
 from lakehouse_assets.resources.parameters import ParametersResource, as_string_list
@@ -22,10 +23,23 @@ from lakehouse_assets.resources.parameters import ParametersResource, as_string_
 BATCH = 10  # GetParameters limit
 
 
+def platform_parameter_names() -> list[str]:
+    """Every parameter the platform reads: ten names, so one GetParameters call fetches them."""
+    names = settings.PARAMETER_NAMES
+    return [
+        *(names.bucket(layer) for layer in settings.LAYERS),
+        names.wordpress_endpoints,
+        *(names.topic(layer) for layer in settings.LAYERS),
+        names.sns_pipeline_failure,
+    ]
+
+
 class SsmParametersResource(ParametersResource):
     """Reads String, StringList (as a list) and SecureString (decrypted) parameters."""
 
     aws: AwsClientsResource
+    #: Names fetched along with the first request, so a run makes one call, not one per name.
+    prefetch: list[str] = Field(default_factory=platform_parameter_names)
 
     _values: dict[str, Any] = PrivateAttr(default_factory=dict)
     _missing: set[str] = PrivateAttr(default_factory=set)
@@ -33,6 +47,8 @@ class SsmParametersResource(ParametersResource):
     def lookup(self, names: Sequence[str]) -> Mapping[str, Any]:
         known = self._values.keys() | self._missing
         wanted = [n for n in dict.fromkeys(names) if n not in known]
+        if wanted:
+            wanted += [n for n in self.prefetch if n not in known and n not in wanted]
         for start in range(0, len(wanted), BATCH):
             self._get_batch(wanted[start : start + BATCH])
         return {n: self._values[n] for n in names if n in self._values}
