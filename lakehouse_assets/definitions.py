@@ -13,6 +13,7 @@ from lakehouse_assets.lake.resource import LocalLakeResource
 from lakehouse_assets.resources.catalog import LocalCatalogResource
 from lakehouse_assets.resources.notifications import LocalNotificationsResource
 from lakehouse_assets.resources.parameters import LocalParametersResource
+from lakehouse_assets.resources.secrets import EnvironmentSecretsResource
 from lakehouse_assets.sources import landing, wordpress_api
 from lakehouse_assets.sources.wordpress_api.resource import WordPressApiResource
 
@@ -27,6 +28,7 @@ def local_resources() -> dict[str, object]:
         "io_manager": LakeIOManager(lake=lake, catalog=LocalCatalogResource()),
         "wordpress_api": WordPressApiResource(serve_packaged_sample=True),
         "notifications": LocalNotificationsResource(),
+        "secrets": EnvironmentSecretsResource(),
     }
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.settings import Deployment
@@ -76,9 +77,15 @@ def test_jobs_sensors_and_resources() -> None:
     assert (
         defs.resolve_sensor_def("failure_alerts").default_status == dg.DefaultSensorStatus.RUNNING
     )
-    assert {"parameters", "lake", "io_manager", "wordpress_api", "notifications"} <= set(
-        defs.resources or {}
-    )
+    keys = {"parameters", "lake", "io_manager", "wordpress_api", "notifications", "secrets"}
+    assert keys <= set(defs.resources or {})
+
+
+def test_both_deployments_offer_the_same_resource_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    local = set(build_definitions(Deployment.LOCAL).resources or {})
+    aws = set(build_definitions(Deployment.AWS).resources or {})
+    assert local == aws
 
 
 def test_import_has_no_side_effects_and_needs_no_aws(tmp_path: Path) -> None:
