@@ -198,7 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     site_parser.add_argument("--port", type=int, default=8765)
     _add_aws_commands(commands)
+    from lakehouse_assets.bench.command import add_bench_command, run_bench_command
+
+    add_bench_command(commands)
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return run_bench_command(args)
     if args.command == "run":
         return run(args.job, args.partition)
     if args.command == "backfill":

@@ -1,17 +1,21 @@
 """Bronze (every value a string) → silver: types enforced, zero dates nulled, duplicates removed.
 
-Pure pandas functions: the asset decides what to publish from the report they return.
+Pure functions: the asset decides what to publish from the report they return. A pandas
+DataFrame is typed with pandas (what users see when they hand one in); an Arrow table takes the
+columnar path (:mod:`lakehouse_assets.transforms.silver_arrow`, DuckDB), several times faster and
+without a pandas copy, with the same rules and the same report.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any
 
 from lakehouse_assets.transforms.schema import DatasetSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 INGESTION_COLUMNS = ("_ingested_at", "_raw_snapshot")
 INTEGER_TEXT = r"[+-]?\d+(?:\.0*)?"
@@ -45,6 +49,8 @@ def _text(series: pd.Series) -> pd.Series:
 
 def coerce_integers(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Integers from strings like ``"12"`` or ``"12.0"``; returns (values, unparseable mask)."""
+    import pandas as pd
+
     text = _text(series)
     valid = text.str.fullmatch(INTEGER_TEXT).fillna(False).astype(bool)
     bad = text.notna() & ~valid
@@ -58,6 +64,8 @@ def coerce_datetimes(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series
     ``0000-00-00 00:00:00`` is MySQL's "no date": null. A well-formed but impossible date
     (``2024-02-30``) is null too. Text that is not a date at all is unparseable.
     """
+    import pandas as pd
+
     text = _text(series)
     zero = text.str.fullmatch(ZERO_DATE_TEXT).fillna(False).astype(bool)
     well_formed = text.str.fullmatch(DATETIME_TEXT).fillna(False).astype(bool) & ~zero
@@ -72,8 +80,25 @@ def _examples(text: pd.Series, mask: pd.Series, limit: int = 3) -> list[str]:
     return [str(v)[:40] for v in text[mask].drop_duplicates().head(limit)]
 
 
-def build_silver(bronze: pd.DataFrame, schema: DatasetSchema) -> tuple[pd.DataFrame, SilverReport]:
-    """Type, derive and deduplicate one dataset; never raises on bad values, reports them."""
+def build_silver(bronze: Any, schema: DatasetSchema) -> tuple[Any, SilverReport]:
+    """Type, derive and deduplicate one dataset; never raises on bad values, reports them.
+
+    An Arrow table comes back as an Arrow table (the columnar path), a DataFrame as a DataFrame.
+    """
+    import pyarrow as pa
+
+    if isinstance(bronze, pa.Table):
+        from lakehouse_assets.transforms.silver_arrow import build_silver_arrow
+
+        return build_silver_arrow(bronze, schema)
+    return _build_silver_pandas(bronze, schema)
+
+
+def _build_silver_pandas(
+    bronze: pd.DataFrame, schema: DatasetSchema
+) -> tuple[pd.DataFrame, SilverReport]:
+    import pandas as pd
+
     report = SilverReport(rows_in=len(bronze))
     frame = bronze.copy()
     missing = [c for c in schema.columns if c not in frame.columns]
@@ -134,8 +159,13 @@ def build_silver(bronze: pd.DataFrame, schema: DatasetSchema) -> tuple[pd.DataFr
     return frame, report
 
 
-def silver_arrow(frame: pd.DataFrame, schema: DatasetSchema) -> pa.Table:
+def silver_arrow(frame: pd.DataFrame | pa.Table, schema: DatasetSchema) -> pa.Table:
     """The silver frame as Arrow, with ``<col>_todate`` stored as a calendar date."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(frame, pa.Table):
+        return frame  # the columnar path already stores dates as dates
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for column in schema.datetimes:
         name = f"{column}_todate"

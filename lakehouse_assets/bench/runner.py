@@ -1,0 +1,425 @@
+"""``lakehouse bench``: the pipeline, the floor and the original approach on one served site.
+
+Each workload runs in a child process of its own (fresh lake, fresh Dagster instance), so wall
+time includes interpreter start-up and imports, and peak RSS is that run's own. Repeats are
+interleaved (pipeline, floor, original, then again) so a busy machine slows all three alike;
+figures are medians over the repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lakehouse_assets.bench import DEFAULT_PAGE_SIZE, DEFAULT_POSTS, DEFAULT_STATISTICS_ROWS
+
+MB = 1_000_000
+GIB = 1024**3
+TARGETS = {
+    "ours_over_floor_max": 1.5,
+    "original_over_ours_min": 3.0,
+    "peak_rss_bytes_max": GIB,
+    "incremental_over_full_max": 0.10,
+    "import_seconds_max": 1.5,
+}
+GOLD_TABLE = "statistics_postname"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    posts: int = DEFAULT_POSTS
+    statistics_rows: int = DEFAULT_STATISTICS_ROWS
+    page_size: int = DEFAULT_PAGE_SIZE
+    repeat: int = 1
+    incremental: bool = True
+    references: bool = True
+    import_samples: int = 3
+    workdir: Path | None = None
+
+
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values)) if values else 0.0
+
+
+def _child(kind: str, config: dict[str, Any], env: dict[str, str], directory: Path) -> dict:
+    """Run one workload in a child process; its result plus the wall time seen from here."""
+    config_path = directory / f"{kind}-config.json"
+    result_path = directory / f"{kind}-result.json"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lakehouse_assets.bench.child",
+            kind,
+            str(config_path),
+            str(result_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    if completed.returncode != 0 or not result_path.exists():
+        raise RuntimeError(
+            f"bench {kind} child failed ({completed.returncode}):\n{completed.stderr[-4000:]}"
+        )
+    result = json.loads(result_path.read_text(encoding="utf-8"))
+    result["process_seconds"] = wall
+    return result
+
+
+def _pipeline_env(lake: Path, parameters: Path, home: Path) -> dict[str, str]:
+    from lakehouse_assets import settings
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    env = dict(os.environ)
+    env.update(
+        {
+            settings.DEPLOYMENT_VAR: "local",
+            settings.ROOT_VAR: str(lake),
+            settings.PARAMETERS_FILE_VAR: str(parameters),
+            "DAGSTER_HOME": str(home),
+        }
+    )
+    return env
+
+
+def write_parameters(path: Path, urls: list[str]) -> Path:
+    import yaml
+
+    from lakehouse_assets import settings
+
+    path.write_text(
+        yaml.safe_dump({settings.PARAMETER_NAMES.wordpress_endpoints: urls}), encoding="utf-8"
+    )
+    return path
+
+
+def gold_path(lake: Path) -> Path:
+    from lakehouse_assets import settings
+
+    bucket = settings.DEFAULT_BUCKETS["gold"]
+    return lake / bucket / "wordpress_api" / GOLD_TABLE / "data.parquet"
+
+
+def normalized_gold(path: Path) -> Any:
+    """A gold table in the contract's schema and order, for comparing implementations."""
+    import pyarrow.parquet as pq
+
+    from lakehouse_assets.transforms.gold import SORT_ORDER, gold_schema
+
+    table = pq.read_table(path).select(gold_schema().names).cast(gold_schema())
+    return table.sort_by([(c, "ascending") for c in SORT_ORDER]).replace_schema_metadata(None)
+
+
+def import_seconds(samples: int) -> list[float]:
+    """Time to import the code location in a fresh interpreter (what a code server pays)."""
+    code = (
+        "import time; t = time.perf_counter(); import lakehouse_assets.definitions; "
+        "print(time.perf_counter() - t)"
+    )
+    found = []
+    for _ in range(samples):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        found.append(float(out.stdout.strip().splitlines()[-1]))
+    return found
+
+
+def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda _: None) -> dict:
+    """Generate, serve, run every workload ``options.repeat`` times; the report as a dict."""
+    from lakehouse_assets.bench.synthetic import SiteGenerator
+    from lakehouse_assets.sources.wordpress_api.sample_site import serve
+
+    clock = time.perf_counter()
+    generator = SiteGenerator(
+        posts=options.posts, statistics_rows=options.statistics_rows, page_size=options.page_size
+    )
+    site = generator.build()
+    log(
+        f"site: {options.posts} posts, {site.table('statistics_pages').rows} statistics rows, "
+        f"{site.size_bytes / MB:.0f} MB of JSON (generated in {time.perf_counter() - clock:.1f}s)"
+    )
+    json_bytes = {
+        name: site.table(name).size_bytes for name in ("posts", "statistics_pages", "terms")
+    }
+    scale = {
+        "posts": options.posts,
+        "statistics_rows": site.table("statistics_pages").rows,
+        "page_size": options.page_size,
+        "json_bytes": site.size_bytes,
+    }
+    runs: dict[str, list[dict]] = {"pipeline": [], "floor": [], "original": [], "incremental": []}
+    gold: dict[str, Any] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="lakehouse-bench-", dir=options.workdir) as tmp,
+        serve(site) as base_url,
+    ):
+        urls = dict(
+            zip(("posts", "statistics_pages", "terms"), site.endpoint_urls(base_url), strict=True)
+        )
+        for attempt in range(options.repeat):
+            directory = Path(tmp) / f"run{attempt}"
+            directory.mkdir()
+            lake, home = directory / "lake", directory / "dagster_home"
+            parameters = write_parameters(directory / "parameters.yaml", list(urls.values()))
+            env = _pipeline_env(lake, parameters, home)
+            ours = _child("pipeline", {}, env, directory)
+            if not ours["success"]:
+                raise RuntimeError(f"pipeline run failed: {ours['errors']}")
+            runs["pipeline"].append(ours)
+            log(f"[{attempt + 1}/{options.repeat}] pipeline {ours['process_seconds']:.1f}s")
+            last = attempt == options.repeat - 1
+            if last:
+                gold["ours"] = normalized_gold(gold_path(lake))
+            if options.references:
+                for kind in ("floor", "original"):
+                    out = directory / kind
+                    config = {"urls": urls, "out": str(out), "schemas": _schemas()}
+                    result = _child(kind, config, dict(os.environ), directory)
+                    runs[kind].append(result)
+                    log(f"[{attempt + 1}/{options.repeat}] {kind} {result['process_seconds']:.1f}s")
+                    if last:
+                        gold[kind] = normalized_gold(out / "gold" / f"{GOLD_TABLE}.parquet")
+                    _remove(out)
+            if options.incremental:
+                new_rows = generator.next_day(site)
+                json_bytes["statistics_pages"] = site.table("statistics_pages").size_bytes
+                again = _child("pipeline", {}, env, directory)
+                if not again["success"]:
+                    raise RuntimeError(f"incremental run failed: {again['errors']}")
+                again["new_rows"] = new_rows
+                runs["incremental"].append(again)
+                log(f"[{attempt + 1}/{options.repeat}] incremental {again['process_seconds']:.1f}s")
+            _remove(directory)
+    imports = import_seconds(options.import_samples)
+    return build_report(scale, json_bytes, runs, gold, imports)
+
+
+def _schemas() -> dict[str, dict[str, Any]]:
+    from dataclasses import asdict
+
+    from lakehouse_assets.sources.wordpress_api.datasets import DATASETS
+
+    return {schema.name: asdict(schema) for schema in DATASETS}
+
+
+LAYERS = ("raw", "bronze", "silver", "gold")
+
+
+def _step_order(step_key: str) -> tuple[int, str]:
+    layer = step_key.split("__", 1)[0]
+    return (LAYERS.index(layer) if layer in LAYERS else len(LAYERS), step_key)
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _asset_name(step_key: str) -> str:
+    return step_key.replace("__", "/")
+
+
+def _dataset_bytes(step_key: str, json_bytes: dict[str, int]) -> int:
+    dataset = step_key.rsplit("__", 1)[-1]
+    if dataset == GOLD_TABLE:
+        return json_bytes["posts"] + json_bytes["statistics_pages"]
+    return json_bytes.get(dataset, 0)
+
+
+def _summarize_pipeline(results: list[dict], json_bytes: dict[str, int]) -> dict[str, Any]:
+    if not results:
+        return {}
+    assets: dict[str, dict[str, Any]] = {}
+    for key in sorted(results[0]["assets"], key=_step_order):
+        seconds = _median([r["assets"][key]["seconds"] for r in results if key in r["assets"]])
+        rows = results[-1]["assets"][key].get("rows")
+        size = _dataset_bytes(key, json_bytes)
+        assets[_asset_name(key)] = {
+            "seconds": seconds,
+            "rows": rows,
+            "rows_per_second": (rows / seconds) if rows and seconds else None,
+            "mb_per_second": (size / MB / seconds) if seconds else None,
+            "peak_rss_bytes": max(r["assets"][key]["peak_rss_bytes"] for r in results),
+        }
+    return {
+        "process_seconds": _median([r["process_seconds"] for r in results]),
+        "import_seconds": _median([r["import_seconds"] for r in results]),
+        "run_seconds": _median([r["run_seconds"] for r in results]),
+        "peak_rss_bytes": max(r["peak_rss_bytes"] for r in results),
+        "samples_process_seconds": [r["process_seconds"] for r in results],
+        "assets": assets,
+    }
+
+
+def _summarize_script(results: list[dict]) -> dict[str, Any]:
+    if not results:
+        return {}
+    stages = {
+        name: {
+            "seconds": _median([r["stages"][name]["seconds"] for r in results]),
+            "peak_rss_bytes": max(r["stages"][name]["peak_rss_bytes"] for r in results),
+        }
+        for name in results[0]["stages"]
+    }
+    return {
+        "process_seconds": _median([r["process_seconds"] for r in results]),
+        "run_seconds": _median([r["run_seconds"] for r in results]),
+        "peak_rss_bytes": max(r["peak_rss_bytes"] for r in results),
+        "samples_process_seconds": [r["process_seconds"] for r in results],
+        "stages": stages,
+    }
+
+
+def build_report(
+    scale: dict[str, Any],
+    json_bytes: dict[str, int],
+    runs: dict[str, list[dict]],
+    gold: dict[str, Any],
+    imports: list[float],
+) -> dict[str, Any]:
+    ours = _summarize_pipeline(runs["pipeline"], json_bytes)
+    floor = _summarize_script(runs["floor"])
+    original = _summarize_script(runs["original"])
+    total_mb = scale["json_bytes"] / MB
+    for summary in (ours, floor, original):
+        if summary:
+            summary["mb_per_second"] = total_mb / summary["process_seconds"]
+            summary["rows_per_second"] = scale["statistics_rows"] / summary["process_seconds"]
+    ratios: dict[str, float | None] = {"ours_over_floor": None, "original_over_ours": None}
+    if floor:
+        ratios["ours_over_floor"] = ours["process_seconds"] / floor["process_seconds"]
+        ratios["ours_run_over_floor_run"] = ours["run_seconds"] / floor["run_seconds"]
+    if original:
+        ratios["original_over_ours"] = original["process_seconds"] / ours["process_seconds"]
+    incremental: dict[str, Any] = {}
+    if runs["incremental"]:
+        incremental = {
+            "process_seconds": _median([r["process_seconds"] for r in runs["incremental"]]),
+            "run_seconds": _median([r["run_seconds"] for r in runs["incremental"]]),
+            "new_rows": runs["incremental"][-1]["new_rows"],
+            "peak_rss_bytes": max(r["peak_rss_bytes"] for r in runs["incremental"]),
+        }
+        ratios["incremental_over_full"] = incremental["process_seconds"] / ours["process_seconds"]
+    import_median = _median(imports)
+    gold_report: dict[str, Any] = {"rows": gold["ours"].num_rows if "ours" in gold else None}
+    for kind in ("floor", "original"):
+        if kind in gold and "ours" in gold:
+            gold_report[f"equals_{kind}"] = bool(gold["ours"].equals(gold[kind]))
+    targets = {
+        "ours_over_floor": _met(ratios.get("ours_over_floor"), TARGETS["ours_over_floor_max"]),
+        "original_over_ours": _met(
+            ratios.get("original_over_ours"), TARGETS["original_over_ours_min"], at_least=True
+        ),
+        "peak_rss": _met(ours.get("peak_rss_bytes"), TARGETS["peak_rss_bytes_max"]),
+        "incremental_over_full": _met(
+            ratios.get("incremental_over_full"), TARGETS["incremental_over_full_max"]
+        ),
+        "import_seconds": _met(import_median, TARGETS["import_seconds_max"]),
+    }
+    return {
+        "scale": scale,
+        "repeat": len(runs["pipeline"]),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "pipeline": ours,
+        "floor": floor,
+        "original": original,
+        "incremental": incremental,
+        "import": {"seconds": import_median, "samples": imports},
+        "ratios": ratios,
+        "gold": gold_report,
+        "targets": targets,
+    }
+
+
+def _met(value: float | None, limit: float, at_least: bool = False) -> bool | None:
+    if value is None:
+        return None
+    return value >= limit if at_least else value <= limit
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as a plain-text table."""
+    scale = report["scale"]
+    lines = [
+        f"lakehouse bench: {scale['posts']:,} posts, {scale['statistics_rows']:,} statistics rows, "
+        f"{scale['json_bytes'] / MB:.0f} MB JSON, page size {scale['page_size']:,}; "
+        f"medians of {report['repeat']} run(s), {report['machine']['cpus']} CPUs",
+        "",
+        f"{'pipeline asset':45} {'seconds':>8} {'rows':>11} {'rows/s':>11} {'MB/s':>8} "
+        f"{'peak RSS MB':>11}",
+    ]
+    for name, asset in report["pipeline"]["assets"].items():
+        rows = asset["rows"]
+        lines.append(
+            f"{name:45} {asset['seconds']:8.2f} {rows if rows is not None else '-':>11} "
+            f"{_num(asset['rows_per_second']):>11} {_num(asset['mb_per_second'], 1):>8} "
+            f"{asset['peak_rss_bytes'] / 2**20:11.0f}"
+        )
+    lines += [
+        "",
+        f"{'end to end (child process)':28} {'seconds':>8} {'run only':>9} "
+        f"{'MB/s':>7} {'peak RSS MB':>11}",
+    ]
+    for label, key in (
+        ("ours (Dagster)", "pipeline"),
+        ("floor", "floor"),
+        ("original", "original"),
+    ):
+        summary = report.get(key) or {}
+        if summary:
+            lines.append(
+                f"{label:28} {summary['process_seconds']:8.2f} {summary['run_seconds']:9.2f} "
+                f"{summary['mb_per_second']:7.1f} {summary['peak_rss_bytes'] / 2**20:11.0f}"
+            )
+    for label, key in (("floor", "floor"), ("original", "original")):
+        stages = (report.get(key) or {}).get("stages") or {}
+        if stages:
+            text = ", ".join(f"{n} {s['seconds']:.2f}s" for n, s in stages.items())
+            lines.append(f"  {label} stages: {text}")
+    if report["pipeline"]:
+        lines.append(
+            f"  ours: import {report['pipeline']['import_seconds']:.2f}s, "
+            f"run {report['pipeline']['run_seconds']:.2f}s"
+        )
+    incremental = report.get("incremental") or {}
+    if incremental:
+        lines.append(
+            f"incremental (+{incremental['new_rows']:,} statistics rows, one day): "
+            f"{incremental['process_seconds']:.2f}s, run {incremental['run_seconds']:.2f}s"
+        )
+    lines.append(f"import lakehouse_assets.definitions: {report['import']['seconds']:.2f}s")
+    ratios = report["ratios"]
+    lines += ["", "ratios: " + ", ".join(f"{k} {_num(v, 2)}" for k, v in ratios.items())]
+    lines.append("gold: " + ", ".join(f"{k} {v}" for k, v in report["gold"].items()))
+    lines.append("targets met: " + ", ".join(f"{k} {v}" for k, v in report["targets"].items()))
+    return "\n".join(lines)
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def write_json(report: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+__all__ = ["BenchOptions", "render", "run_bench", "write_json"]

@@ -1,0 +1,75 @@
+"""Silver → gold ``statistics_postname``: blog posts joined with their page-view statistics.
+
+Posts whose ``post_type`` is exactly "post", inner-joined on ``posts.ID = statistics.id``,
+sorted by post, statistics date and statistics id, in the contract's column order and types
+(integers int64, dates timestamps, text). One DuckDB query over the two Arrow tables.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lakehouse_assets.transforms.engine import connect, quote_identifier
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: gold column → (source table, source column); order is the contract's.
+GOLD_COLUMNS: dict[str, tuple[str, str]] = {
+    "post_ID": ("posts", "ID"),
+    "post_title": ("posts", "post_title"),
+    "post_status": ("posts", "post_status"),
+    "post_parent": ("posts", "post_parent"),
+    "post_type": ("posts", "post_type"),
+    "post_date": ("posts", "post_date"),
+    "post_date_year": ("posts", "post_date_year"),
+    "post_date_month": ("posts", "post_date_month"),
+    "post_date_day": ("posts", "post_date_day"),
+    "statistics_id": ("statistics", "page_id"),
+    "statistics_date": ("statistics", "date"),
+    "statistics_count": ("statistics", "count"),
+    "statistics_date_year": ("statistics", "date_year"),
+    "statistics_date_month": ("statistics", "date_month"),
+    "statistics_date_day": ("statistics", "date_day"),
+}
+TIMESTAMP_COLUMNS = ("post_date", "statistics_date")
+TEXT_COLUMNS = ("post_title", "post_status", "post_type")
+SORT_ORDER = ("post_ID", "statistics_date", "statistics_id")
+
+
+def gold_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    def kind(name: str) -> pa.DataType:
+        if name in TIMESTAMP_COLUMNS:
+            return pa.timestamp("us")
+        return pa.string() if name in TEXT_COLUMNS else pa.int64()
+
+    return pa.schema([(name, kind(name)) for name in GOLD_COLUMNS])
+
+
+def statistics_postname_table(posts: pa.Table, statistics: pa.Table) -> pa.Table:
+    """The gold table from silver posts and statistics_pages (Arrow in, Arrow out)."""
+    alias = {"posts": "p", "statistics": "s"}
+    select = ", ".join(
+        f"{alias[table]}.{quote_identifier(column)} AS {quote_identifier(name)}"
+        for name, (table, column) in GOLD_COLUMNS.items()
+    )
+    order = ", ".join(f"{quote_identifier(c)} ASC NULLS LAST" for c in SORT_ORDER)
+    connection = connect(large_strings=False)
+    try:
+        connection.register("posts", posts.select(_needed(posts, "posts")))
+        connection.register("statistics", statistics.select(_needed(statistics, "statistics")))
+        table = connection.sql(
+            f'SELECT {select} FROM posts p JOIN statistics s ON p."ID" = s."id" '
+            f"WHERE p.post_type = 'post' ORDER BY {order}"
+        ).to_arrow_table()
+    finally:
+        connection.close()
+    return table.cast(gold_schema())
+
+
+def _needed(table: pa.Table, name: str) -> list[str]:
+    wanted = {column for source, column in GOLD_COLUMNS.values() if source == name}
+    wanted |= {"ID", "post_type"} if name == "posts" else {"id"}
+    return [c for c in table.schema.names if c in wanted]

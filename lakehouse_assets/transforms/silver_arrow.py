@@ -1,0 +1,228 @@
+"""Bronze → silver on Arrow tables with DuckDB: the same rules and report as the pandas path.
+
+:func:`lakehouse_assets.transforms.silver.build_silver` sends Arrow tables here. Every rule is
+the pandas path's, written as SQL: values are stripped text, empty means missing; integers match
+``INTEGER_TEXT``; ``0000-00-00`` dates are null and counted, well-formed impossible dates
+(``2024-02-30``) are null and counted, other text is unparseable; exact duplicate rows (compared
+on typed source values) keep the last; among rows sharing a key the greatest by ``latest_by``
+(nulls smallest), then the last, wins; rows come out sorted by key, null keys last.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lakehouse_assets.transforms.engine import connect, quote_identifier, quote_literal
+from lakehouse_assets.transforms.schema import DatasetSchema
+from lakehouse_assets.transforms.silver import (
+    DATETIME_TEXT,
+    INGESTION_COLUMNS,
+    INTEGER_TEXT,
+    ZERO_DATE_TEXT,
+    SilverReport,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+#: What Python's ``str.strip()`` removes (``str.isspace``), so both paths strip the same.
+WHITESPACE = "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace())
+STRIP = f"^[{WHITESPACE}]+|[{WHITESPACE}]+$"
+ROW = "__row"
+
+
+def _q(name: str) -> str:
+    return quote_identifier(name)
+
+
+def build_silver_arrow(bronze: pa.Table, schema: DatasetSchema) -> tuple[pa.Table, SilverReport]:
+    """Type, derive and deduplicate one dataset; never raises on bad values, reports them."""
+    import numpy as np
+    import pyarrow as pa
+
+    report = SilverReport(rows_in=bronze.num_rows)
+    present = list(bronze.schema.names)
+    missing = [c for c in schema.columns if c not in present]
+    if bronze.num_rows > 0:
+        report.missing_columns = missing
+    source = [c for c in present if c not in INGESTION_COLUMNS] + missing
+    ingestion = [c for c in INGESTION_COLUMNS if c in present]
+    # One snapshot makes the ingestion columns constant: keep them out of the engine and
+    # repeat them onto the result (their text is most of a narrow table's bytes).
+    constant: dict[str, pa.Scalar] = {}
+    for name in ingestion:
+        value = _constant(bronze.column(name))
+        if value is not None:
+            constant[name] = value
+    present = [c for c in present if c not in constant]
+    ingestion_in_engine = [c for c in ingestion if c not in constant]
+    indexed = bronze.select(present).append_column(
+        ROW, pa.array(np.arange(bronze.num_rows, dtype=np.int64))
+    )
+
+    strip = quote_literal(STRIP)
+    text = {
+        c: f"nullif(regexp_replace(CAST({_q(c)} AS VARCHAR), {strip}, '', 'g'), '')"
+        for c in schema.columns
+    }
+    base = [f"{ROW}"]
+    for c in present:
+        if c != ROW:
+            base.append(_q(c))
+    base += [f"CAST(NULL AS VARCHAR) AS {_q(c)}" for c in missing]
+    base += [f"{text[c]} AS {_q('t:' + c)}" for c in (*schema.integers, *schema.datetimes)]
+
+    typed: list[str] = [ROW]
+    flags: list[str] = []
+    derived: list[str] = []
+    for c in source:
+        t = _q("t:" + c)
+        if c in schema.integers:
+            ok = f"coalesce(regexp_full_match({t}, {quote_literal(INTEGER_TEXT)}), false)"
+            value = f"CASE WHEN {ok} THEN TRY_CAST(regexp_replace({t}, '\\.0*$', '') AS BIGINT) END"
+            typed.append(f"{value} AS {_q(c)}")
+            flags.append(f"{t} IS NOT NULL AND ({value}) IS NULL AS {_q('bad:' + c)}")
+        elif c in schema.datetimes:
+            zero = f"coalesce(regexp_full_match({t}, {quote_literal(ZERO_DATE_TEXT)}), false)"
+            formed = f"coalesce(regexp_full_match({t}, {quote_literal(DATETIME_TEXT)}), false)"
+            well = f"({formed} AND NOT {zero})"
+            value = f"CASE WHEN {well} THEN TRY_CAST({t} AS TIMESTAMP) END"
+            typed.append(f"{value} AS {_q(c)}")
+            flags.append(f"{zero} AS {_q('zero:' + c)}")
+            flags.append(f"{well} AND ({value}) IS NULL AS {_q('impossible:' + c)}")
+            flags.append(f"{t} IS NOT NULL AND NOT {zero} AND NOT {formed} AS {_q('bad:' + c)}")
+            derived += [
+                f"CAST({_q(c)} AS DATE) AS {_q(c + '_todate')}",
+                f"CAST(year({_q(c)}) AS BIGINT) AS {_q(c + '_year')}",
+                f"CAST(month({_q(c)}) AS BIGINT) AS {_q(c + '_month')}",
+                f"CAST(day({_q(c)}) AS BIGINT) AS {_q(c + '_day')}",
+            ]
+        else:
+            typed.append(f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" if c in missing else _q(c))
+    typed += [_q(c) for c in ingestion_in_engine]
+
+    connection = connect()
+    try:
+        connection.register("bronze_input", indexed)
+        connection.execute(
+            f"CREATE TEMP TABLE typed AS SELECT {', '.join(typed + flags)} "
+            f"FROM (SELECT {', '.join(base)} FROM bronze_input)"
+        )
+        _count_flags(connection, schema, report)
+        connection.unregister("bronze_input")
+        del indexed
+        table = _deduplicate(connection, schema, source, derived, ingestion_in_engine, report)
+    finally:
+        connection.close()
+    for name in ingestion:
+        if name in constant:
+            repeated = constant[name]
+            if pa.types.is_string(repeated.type):  # the engine's text is large_string
+                repeated = repeated.cast(pa.large_string())
+            table = table.append_column(name, pa.repeat(repeated, table.num_rows))
+        else:
+            table = table.append_column(name, table.column(name)).remove_column(
+                table.schema.get_field_index(name)
+            )
+    return table.select([*source, *[_name(d) for d in derived], *ingestion]), report
+
+
+def _name(expression: str) -> str:
+    return expression.rsplit(" AS ", 1)[1].strip('"').replace('""', '"')
+
+
+def _constant(column: pa.ChunkedArray) -> pa.Scalar | None:
+    """The column's one value when every row holds it (never null), else None."""
+    import pyarrow.compute as pc
+
+    if len(column) == 0 or column.null_count:
+        return None
+    bounds = pc.min_max(column)
+    low, high = bounds["min"], bounds["max"]
+    return low.cast(column.type) if low == high else None
+
+
+def _count_flags(connection: object, schema: DatasetSchema, report: SilverReport) -> None:
+    names = [f"bad:{c}" for c in schema.integers]
+    for c in schema.datetimes:
+        names += [f"zero:{c}", f"impossible:{c}", f"bad:{c}"]
+    if not names:
+        return
+    sums = ", ".join(f"count_if({_q(n)})" for n in names)
+    counts = connection.execute(f"SELECT {sums} FROM typed").fetchall()[0]  # type: ignore[attr-defined]
+    for name, count in zip(names, counts or [0] * len(names), strict=True):
+        if not count:
+            continue
+        kind, column = name.split(":", 1)
+        if kind == "zero":
+            report.zero_dates[column] = int(count)
+        elif kind == "impossible":
+            report.impossible_dates[column] = int(count)
+        elif column in schema.integers:
+            report.unparseable_integers[column] = int(count)
+        else:
+            report.unparseable_dates[column] = int(count)
+    for column in [*report.unparseable_integers, *report.unparseable_dates]:
+        report.unparseable_examples[column] = _examples(connection, column)
+
+
+def _examples(connection: object, column: str, limit: int = 3) -> list[str]:
+    """The first distinct offending values as the source wrote them (like the pandas path)."""
+    rows = connection.execute(  # type: ignore[attr-defined]
+        f"SELECT raw FROM (SELECT {_q(column)} AS raw, min({ROW}) AS first FROM "
+        f"(SELECT b.{_q(column)}, t.{ROW} FROM typed t JOIN bronze_input b USING ({ROW}) "
+        f"WHERE t.{_q('bad:' + column)}) GROUP BY raw) ORDER BY first LIMIT {limit}"
+    ).fetchall()
+    return [str(r[0])[:40] for r in rows]
+
+
+def _deduplicate(
+    connection: object,
+    schema: DatasetSchema,
+    source: list[str],
+    derived: list[str],
+    ingestion: list[str],
+    report: SilverReport,
+) -> pa.Table:
+    """Winning rows of ``typed``: exact duplicates keep the last, then one row per key."""
+    key = [_q(c) for c in schema.key]
+    null_key = " OR ".join(f"{k} IS NULL" for k in key) or "false"
+    latest = [_q(c) for c in schema.latest_by if c in source]
+    newest_first = ", ".join([f"{c} DESC NULLS LAST" for c in latest] + [f"{ROW} DESC"])
+    cols = ", ".join(_q(c) for c in source)
+    run = connection.execute  # type: ignore[attr-defined]
+    # Only row numbers and flags are materialized; the wide rows are read once, at the end.
+    run(
+        "CREATE TEMP TABLE winners AS "
+        f"WITH kept AS (SELECT max({ROW}) AS {ROW} FROM typed GROUP BY {cols}), "
+        f"slim AS (SELECT {ROW}, ({null_key}) AS __null_key, "
+        f"{', '.join([*key, *latest]) or ROW} FROM typed SEMI JOIN kept USING ({ROW})) "
+        f"SELECT {ROW}, __null_key, CASE WHEN NOT __null_key THEN row_number() OVER "
+        f"(PARTITION BY {', '.join(key) or ROW} ORDER BY {newest_first}) END AS __rank FROM slim"
+    )
+    counts = run(
+        "SELECT count(*), count_if(__null_key), count_if(__rank = 1) FROM winners"
+    ).fetchall()[0]
+    distinct, null_keys, winners = (int(v or 0) for v in counts)
+    report.duplicate_rows_removed = report.rows_in - distinct
+    report.null_keys = null_keys
+    report.superseded_rows_removed = distinct - null_keys - winners
+    report.duplicate_keys = 0  # one winner per non-null key, by construction
+    select = [_q(c) for c in source] + derived + [_q(c) for c in ingestion]
+    chosen = (
+        f"SELECT {', '.join(select)}, {ROW} FROM typed WHERE {ROW} IN "
+        f"(SELECT {ROW} FROM winners WHERE __null_key OR __rank = 1)"
+    )
+    if null_keys == 0:
+        # Keys are unique: Arrow sorts by them faster than the engine moves wide rows.
+        table = connection.sql(chosen).to_arrow_table()  # type: ignore[attr-defined]
+        table = table.sort_by([(c, "ascending") for c in schema.key])
+    else:
+        # Null keys go last, in latest_by order (nulls first), then arrival order.
+        order = ", ".join(
+            [f"{k} ASC NULLS LAST" for k in key]
+            + [f"{c} ASC NULLS FIRST" for c in latest]
+            + [f"{ROW} ASC"]
+        )
+        table = connection.sql(f"{chosen} ORDER BY {order}").to_arrow_table()  # type: ignore[attr-defined]
+    report.rows_out = table.num_rows
+    return table.drop_columns([ROW])
