@@ -12,7 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse_assets.transforms.engine import connect, quote_identifier, quote_literal
+from lakehouse_assets.transforms.engine import (
+    connect,
+    constant_text,
+    quote_identifier,
+    quote_literal,
+    release_memory,
+    repeat,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -49,11 +56,13 @@ def bronze_table(rows: list[dict[str, Any]], ingested_at: datetime, snapshot: st
 
 
 def _with_ingestion(table: pa.Table, rows: int, ingested_at: datetime, snapshot: str) -> pa.Table:
+    """``_ingested_at`` and ``_raw_snapshot`` (one snapshot's constant text, dictionary-encoded:
+    a few bytes a row in memory and when read back, instead of the key's length every row)."""
     import pyarrow as pa
 
     moment = pa.scalar(ingested_at, type=pa.timestamp("us", tz="UTC"))
-    table = table.append_column("_ingested_at", pa.repeat(moment, rows))
-    return table.append_column("_raw_snapshot", pa.repeat(pa.scalar(snapshot, pa.string()), rows))
+    table = table.append_column("_ingested_at", repeat(moment, rows))
+    return table.append_column("_raw_snapshot", constant_text(snapshot, rows))
 
 
 def bronze_table_from_file(
@@ -68,6 +77,7 @@ def bronze_table_from_file(
     sends the file down the exact path, ``json`` plus ``bronze_table``, whose errors name the
     dataset and page (``SourceError``).
     """
+    release_memory()  # what the previous step freed, before this one allocates
     table = _read_text_columns(Path(path))
     if table is None:
         from lakehouse_assets.resources.json_api import parse_json_array
@@ -77,27 +87,40 @@ def bronze_table_from_file(
     return _with_ingestion(table, table.num_rows, ingested_at, snapshot)
 
 
+#: Rows sampled to find the columns; a key first seen later makes the reader fail, and the
+#: file is read again with every row sampled (a second pass only for such files).
+SAMPLE_ROWS = (2048, -1)
+
+
 def _read_text_columns(path: Path) -> pa.Table | None:
     """Every column as text, or None when only the exact path can be trusted with the file."""
     import duckdb
 
     connection = connect(large_strings=False)
-    source = (
-        f"read_json({quote_literal(path)}, format='array', records='true', "
-        f"hive_partitioning=false, {NO_DATES})"
-    )
     try:
-        described = connection.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()
-        columns = [(str(row[0]), str(row[1])) for row in described]
-        if not columns or [c for c, _ in columns] == ["json"]:
-            return None  # not an array of objects, or empty: let the exact path say so
-        if any(kind not in TEXT_EXACT_TYPES for _, kind in columns):
-            return None
-        select = ", ".join(
-            f"CAST({quote_identifier(c)} AS VARCHAR) AS {quote_identifier(c)}" for c, _ in columns
-        )
-        return connection.sql(f"SELECT {select} FROM {source}").to_arrow_table()
+        for sample in SAMPLE_ROWS:
+            source = (
+                f"read_json({quote_literal(path)}, format='array', records='true', "
+                f"hive_partitioning=false, sample_size={sample}, {NO_DATES})"
+            )
+            described = connection.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            columns = [(str(row[0]), str(row[1])) for row in described]
+            if not columns or [c for c, _ in columns] == ["json"]:
+                return None  # not an array of objects, or empty: let the exact path say so
+            if any(kind not in TEXT_EXACT_TYPES for _, kind in columns):
+                return None
+            select = ", ".join(
+                f"CAST({quote_identifier(c)} AS VARCHAR) AS {quote_identifier(c)}"
+                for c, _ in columns
+            )
+            try:
+                return connection.sql(f"SELECT {select} FROM {source}").to_arrow_table()
+            except duckdb.Error as error:
+                if "unknown key" not in str(error) or sample == SAMPLE_ROWS[-1]:
+                    return None
+        return None
     except duckdb.Error:
         return None
     finally:
         connection.close()
+        release_memory()

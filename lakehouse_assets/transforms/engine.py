@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
 #: Ceiling for one transform's working memory; DuckDB spills to temporary files beyond it.
 MEMORY_LIMIT = "1GB"
@@ -35,3 +36,58 @@ def quote_identifier(name: str) -> str:
 
 def quote_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def repeat(value: pa.Scalar, length: int, chunk_rows: int = 1 << 16) -> pa.ChunkedArray:
+    """``value`` ``length`` times, as one shared chunk listed over and over.
+
+    A constant column (the snapshot a table came from) then costs one chunk of memory however
+    many rows the table has, instead of ``length`` copies of its text.
+    """
+    import pyarrow as pa
+
+    if length <= chunk_rows:
+        return pa.chunked_array([pa.repeat(value, length)], type=value.type)
+    block = pa.repeat(value, chunk_rows)
+    full, rest = divmod(length, chunk_rows)
+    chunks = [block] * full + ([block.slice(0, rest)] if rest else [])
+    return pa.chunked_array(chunks, type=value.type)
+
+
+def release_memory() -> None:
+    """Hand memory Arrow's pool keeps for reuse back to the system between steps."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+#: Type of a column holding one value for a whole table (the snapshot a table came from).
+def constant_text_type() -> pa.DataType:
+    import pyarrow as pa
+
+    return pa.dictionary(pa.int32(), pa.string())
+
+
+def constant_text(value: str, length: int) -> pa.ChunkedArray:
+    """``value`` ``length`` times, dictionary-encoded over shared chunks of zero indices."""
+    import pyarrow as pa
+
+    indices = repeat(pa.scalar(0, pa.int32()), length)
+    values = pa.array([value], type=pa.string())
+    return pa.chunked_array(
+        [pa.DictionaryArray.from_arrays(chunk, values) for chunk in indices.chunks],
+        type=constant_text_type(),
+    )
+
+
+def as_constant_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """Any text column in the dictionary-encoded form (``constant_text_type``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    encoded = pc.dictionary_encode(column.cast(pa.string()))
+    if isinstance(encoded, pa.Array):
+        encoded = pa.chunked_array([encoded])
+    return encoded.cast(constant_text_type())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lakehouse_assets.transforms.engine import connect, quote_identifier
+from lakehouse_assets.transforms.engine import connect, quote_identifier, release_memory
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,6 +56,7 @@ def statistics_postname_table(posts: pa.Table, statistics: pa.Table) -> pa.Table
         for name, (table, column) in GOLD_COLUMNS.items()
     )
     order = ", ".join(f"{quote_identifier(c)} ASC NULLS LAST" for c in SORT_ORDER)
+    release_memory()  # what the previous step freed, before this one allocates
     connection = connect(large_strings=False)
     try:
         connection.register("posts", posts.select(_needed(posts, "posts")))
@@ -66,6 +67,7 @@ def statistics_postname_table(posts: pa.Table, statistics: pa.Table) -> pa.Table
         ).to_arrow_table()
     finally:
         connection.close()
+        release_memory()
     return table.cast(gold_schema())
 
 

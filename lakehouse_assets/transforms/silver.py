@@ -135,6 +135,9 @@ def _build_silver_pandas(
 
     source_columns = [c for c in frame.columns if c not in INGESTION_COLUMNS]
     ingestion = [c for c in INGESTION_COLUMNS if c in frame.columns]
+    for column in ingestion:  # bronze stores the snapshot key dictionary-encoded: text here
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype("str")
     frame = pd.concat(
         [frame[source_columns], pd.DataFrame(derived, index=frame.index), frame[ingestion]], axis=1
     )
@@ -166,7 +169,14 @@ def silver_arrow(frame: pd.DataFrame | pa.Table, schema: DatasetSchema) -> pa.Ta
 
     if isinstance(frame, pa.Table):
         return frame  # the columnar path already stores dates as dates
+    from lakehouse_assets.transforms.engine import as_constant_text
+
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    if "_raw_snapshot" in table.schema.names:  # one value per table: dictionary-encoded
+        index = table.schema.get_field_index("_raw_snapshot")
+        table = table.set_column(
+            index, "_raw_snapshot", as_constant_text(table.column("_raw_snapshot"))
+        )
     for column in schema.datetimes:
         name = f"{column}_todate"
         index = table.schema.get_field_index(name)

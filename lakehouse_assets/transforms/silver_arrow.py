@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lakehouse_assets.transforms.engine import connect, quote_identifier, quote_literal
+from lakehouse_assets.transforms.engine import (
+    as_constant_text,
+    connect,
+    constant_text,
+    quote_identifier,
+    quote_literal,
+    release_memory,
+    repeat,
+)
 from lakehouse_assets.transforms.schema import DatasetSchema
 from lakehouse_assets.transforms.silver import (
     DATETIME_TEXT,
@@ -28,6 +36,7 @@ if TYPE_CHECKING:
 WHITESPACE = "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace())
 STRIP = f"^[{WHITESPACE}]+|[{WHITESPACE}]+$"
 ROW = "__row"
+SNAPSHOT_COLUMN = "_raw_snapshot"
 
 
 def _q(name: str) -> str:
@@ -39,6 +48,7 @@ def build_silver_arrow(bronze: pa.Table, schema: DatasetSchema) -> tuple[pa.Tabl
     import numpy as np
     import pyarrow as pa
 
+    release_memory()  # what the previous step freed, before this one allocates
     report = SilverReport(rows_in=bronze.num_rows)
     present = list(bronze.schema.names)
     missing = [c for c in schema.columns if c not in present]
@@ -55,41 +65,57 @@ def build_silver_arrow(bronze: pa.Table, schema: DatasetSchema) -> tuple[pa.Tabl
             constant[name] = value
     present = [c for c in present if c not in constant]
     ingestion_in_engine = [c for c in ingestion if c not in constant]
+    for name in ingestion_in_engine:
+        if pa.types.is_dictionary(bronze.schema.field(name).type):
+            index = bronze.schema.get_field_index(name)
+            value_type = bronze.schema.field(name).type.value_type
+            bronze = bronze.set_column(index, name, bronze.column(name).cast(value_type))
     indexed = bronze.select(present).append_column(
         ROW, pa.array(np.arange(bronze.num_rows, dtype=np.int64))
     )
 
     strip = quote_literal(STRIP)
-    text = {
-        c: f"nullif(regexp_replace(CAST({_q(c)} AS VARCHAR), {strip}, '', 'g'), '')"
-        for c in schema.columns
-    }
-    base = [f"{ROW}"]
-    for c in present:
-        if c != ROW:
-            base.append(_q(c))
+    base = [ROW]
+    base += [_q(c) for c in present if c != ROW]
     base += [f"CAST(NULL AS VARCHAR) AS {_q(c)}" for c in missing]
-    base += [f"{text[c]} AS {_q('t:' + c)}" for c in (*schema.integers, *schema.datetimes)]
 
     typed: list[str] = [ROW]
     flags: list[str] = []
     derived: list[str] = []
     for c in source:
-        t = _q("t:" + c)
+        raw = f"CAST({_q(c)} AS VARCHAR)"
+        # The rules, on stripped text (empty = missing), spelled out for every row that is not
+        # already in canonical form; canonical rows (the usual case) skip the regular expressions.
+        t = f"nullif(regexp_replace({raw}, {strip}, '', 'g'), '')"
         if c in schema.integers:
+            fast = f"TRY_CAST({raw} AS BIGINT)"
+            canonical = f"coalesce(CAST({fast} AS VARCHAR) = {raw}, false)"
             ok = f"coalesce(regexp_full_match({t}, {quote_literal(INTEGER_TEXT)}), false)"
-            value = f"CASE WHEN {ok} THEN TRY_CAST(regexp_replace({t}, '\\.0*$', '') AS BIGINT) END"
+            slow = f"CASE WHEN {ok} THEN TRY_CAST(regexp_replace({t}, '\\.0*$', '') AS BIGINT) END"
+            value = f"CASE WHEN {canonical} THEN {fast} ELSE {slow} END"
             typed.append(f"{value} AS {_q(c)}")
-            flags.append(f"{t} IS NOT NULL AND ({value}) IS NULL AS {_q('bad:' + c)}")
+            bad = f"{t} IS NOT NULL AND ({slow}) IS NULL"
+            flags.append(f"CASE WHEN {canonical} THEN false ELSE {bad} END AS {_q('bad:' + c)}")
         elif c in schema.datetimes:
+            fast = f"TRY_CAST({raw} AS TIMESTAMP)"
+            canonical = (
+                f"coalesce(CAST({fast} AS VARCHAR) = {raw} "
+                f"OR CAST(CAST({fast} AS DATE) AS VARCHAR) = {raw}, false)"
+            )
             zero = f"coalesce(regexp_full_match({t}, {quote_literal(ZERO_DATE_TEXT)}), false)"
             formed = f"coalesce(regexp_full_match({t}, {quote_literal(DATETIME_TEXT)}), false)"
             well = f"({formed} AND NOT {zero})"
-            value = f"CASE WHEN {well} THEN TRY_CAST({t} AS TIMESTAMP) END"
+            slow = f"CASE WHEN {well} THEN TRY_CAST({t} AS TIMESTAMP) END"
+            value = f"CASE WHEN {canonical} THEN {fast} ELSE {slow} END"
             typed.append(f"{value} AS {_q(c)}")
-            flags.append(f"{zero} AS {_q('zero:' + c)}")
-            flags.append(f"{well} AND ({value}) IS NULL AS {_q('impossible:' + c)}")
-            flags.append(f"{t} IS NOT NULL AND NOT {zero} AND NOT {formed} AS {_q('bad:' + c)}")
+            for name, flag in (
+                ("zero", zero),
+                ("impossible", f"{well} AND ({slow}) IS NULL"),
+                ("bad", f"{t} IS NOT NULL AND NOT {zero} AND NOT {formed}"),
+            ):
+                flags.append(
+                    f"CASE WHEN {canonical} THEN false ELSE {flag} END AS {_q(name + ':' + c)}"
+                )
             derived += [
                 f"CAST({_q(c)} AS DATE) AS {_q(c + '_todate')}",
                 f"CAST(year({_q(c)}) AS BIGINT) AS {_q(c + '_year')}",
@@ -103,27 +129,45 @@ def build_silver_arrow(bronze: pa.Table, schema: DatasetSchema) -> tuple[pa.Tabl
     connection = connect()
     try:
         connection.register("bronze_input", indexed)
+        # A view, not a table: typing is recomputed by each pass (cheap for canonical text)
+        # rather than held in memory beside the input and the output.
         connection.execute(
-            f"CREATE TEMP TABLE typed AS SELECT {', '.join(typed + flags)} "
+            f"CREATE TEMP VIEW typed AS SELECT {', '.join(typed + flags)} "
             f"FROM (SELECT {', '.join(base)} FROM bronze_input)"
         )
         _count_flags(connection, schema, report)
+        table = _deduplicate(connection, schema, source, derived, ingestion_in_engine, report)
         connection.unregister("bronze_input")
         del indexed
-        table = _deduplicate(connection, schema, source, derived, ingestion_in_engine, report)
     finally:
         connection.close()
+        release_memory()
     for name in ingestion:
-        if name in constant:
-            repeated = constant[name]
-            if pa.types.is_string(repeated.type):  # the engine's text is large_string
-                repeated = repeated.cast(pa.large_string())
-            table = table.append_column(name, pa.repeat(repeated, table.num_rows))
-        else:
-            table = table.append_column(name, table.column(name)).remove_column(
-                table.schema.get_field_index(name)
+        if name == SNAPSHOT_COLUMN:
+            values = (
+                constant_text(constant[name].as_py(), table.num_rows)
+                if name in constant
+                else as_constant_text(table.column(name))
             )
+        elif name in constant:
+            values = repeat(constant[name], table.num_rows)
+        else:
+            values = table.column(name)
+        if name in table.schema.names:
+            table = table.remove_column(table.schema.get_field_index(name))
+        table = table.append_column(name, values)
     return table.select([*source, *[_name(d) for d in derived], *ingestion]), report
+
+
+def _ascending(table: pa.Table, key: tuple[str, ...]) -> bool:
+    """Whether rows are already in key order (one key column; never true for others)."""
+    import pyarrow.compute as pc
+
+    if len(key) != 1 or table.num_rows < 2:
+        return table.num_rows < 2
+    column = table.column(key[0])
+    before, after = column.slice(0, len(column) - 1), column.slice(1)
+    return bool(pc.all(pc.less(before, after)).as_py())
 
 
 def _name(expression: str) -> str:
@@ -132,10 +176,15 @@ def _name(expression: str) -> str:
 
 def _constant(column: pa.ChunkedArray) -> pa.Scalar | None:
     """The column's one value when every row holds it (never null), else None."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if len(column) == 0 or column.null_count:
         return None
+    if pa.types.is_dictionary(column.type):  # bronze's _raw_snapshot: look at the used values
+        used = [chunk.dictionary.take(pc.unique(chunk.indices)) for chunk in column.chunks]
+        values = pc.unique(pa.chunked_array(used, type=column.type.value_type))
+        return values[0] if len(values) == 1 else None
     bounds = pc.min_max(column)
     low, high = bounds["min"], bounds["max"]
     return low.cast(column.type) if low == high else None
@@ -183,39 +232,59 @@ def _deduplicate(
     ingestion: list[str],
     report: SilverReport,
 ) -> pa.Table:
-    """Winning rows of ``typed``: exact duplicates keep the last, then one row per key."""
+    """Winning rows of ``typed``: exact duplicates keep the last, then one row per key.
+
+    Only rows whose key repeats (or is null) can lose, so the duplicate logic runs on those
+    few candidates; every other row goes straight through.
+    """
     key = [_q(c) for c in schema.key]
+    key_list = ", ".join(key) or ROW
     null_key = " OR ".join(f"{k} IS NULL" for k in key) or "false"
     latest = [_q(c) for c in schema.latest_by if c in source]
     newest_first = ", ".join([f"{c} DESC NULLS LAST" for c in latest] + [f"{ROW} DESC"])
     cols = ", ".join(_q(c) for c in source)
     run = connection.execute  # type: ignore[attr-defined]
-    # Only row numbers and flags are materialized; the wide rows are read once, at the end.
     run(
-        "CREATE TEMP TABLE winners AS "
-        f"WITH kept AS (SELECT max({ROW}) AS {ROW} FROM typed GROUP BY {cols}), "
+        f"CREATE TEMP TABLE repeated_keys AS SELECT {key_list} FROM typed "
+        f"WHERE NOT ({null_key}) GROUP BY {key_list} HAVING count(*) > 1"
+    )
+    run(
+        f"CREATE TEMP TABLE candidates AS "
+        f"SELECT {ROW}, {cols} FROM typed SEMI JOIN repeated_keys USING ({key_list}) "
+        f"UNION ALL SELECT {ROW}, {cols} FROM typed WHERE {null_key}"
+    )
+    run(
+        "CREATE TEMP TABLE ranked AS "
+        f"WITH kept AS (SELECT max({ROW}) AS {ROW} FROM candidates GROUP BY {cols}), "
         f"slim AS (SELECT {ROW}, ({null_key}) AS __null_key, "
-        f"{', '.join([*key, *latest]) or ROW} FROM typed SEMI JOIN kept USING ({ROW})) "
+        f"{', '.join([*key, *latest]) or ROW} FROM candidates SEMI JOIN kept USING ({ROW})) "
         f"SELECT {ROW}, __null_key, CASE WHEN NOT __null_key THEN row_number() OVER "
-        f"(PARTITION BY {', '.join(key) or ROW} ORDER BY {newest_first}) END AS __rank FROM slim"
+        f"(PARTITION BY {key_list} ORDER BY {newest_first}) END AS __rank FROM slim"
+    )
+    run(
+        f"CREATE TEMP TABLE losers AS SELECT {ROW} FROM candidates ANTI JOIN "
+        f"(SELECT {ROW} FROM ranked WHERE __null_key OR __rank = 1) USING ({ROW})"
     )
     counts = run(
-        "SELECT count(*), count_if(__null_key), count_if(__rank = 1) FROM winners"
+        "SELECT (SELECT count(*) FROM candidates), count(*), count_if(__null_key), "
+        "count_if(__rank = 1) FROM ranked"
     ).fetchall()[0]
-    distinct, null_keys, winners = (int(v or 0) for v in counts)
-    report.duplicate_rows_removed = report.rows_in - distinct
+    candidates, distinct, null_keys, winners = (int(v or 0) for v in counts)
+    report.duplicate_rows_removed = candidates - distinct
     report.null_keys = null_keys
     report.superseded_rows_removed = distinct - null_keys - winners
     report.duplicate_keys = 0  # one winner per non-null key, by construction
     select = [_q(c) for c in source] + derived + [_q(c) for c in ingestion]
     chosen = (
-        f"SELECT {', '.join(select)}, {ROW} FROM typed WHERE {ROW} IN "
-        f"(SELECT {ROW} FROM winners WHERE __null_key OR __rank = 1)"
+        f"SELECT {', '.join(select)}, {ROW} FROM typed "
+        f"WHERE {ROW} NOT IN (SELECT {ROW} FROM losers)"
     )
     if null_keys == 0:
-        # Keys are unique: Arrow sorts by them faster than the engine moves wide rows.
+        # Keys are unique: sources usually list rows by key already, and when they do not,
+        # Arrow sorts by them faster than the engine moves wide rows.
         table = connection.sql(chosen).to_arrow_table()  # type: ignore[attr-defined]
-        table = table.sort_by([(c, "ascending") for c in schema.key])
+        if not _ascending(table, schema.key):
+            table = table.sort_by([(c, "ascending") for c in schema.key])
     else:
         # Null keys go last, in latest_by order (nulls first), then arrival order.
         order = ", ".join(
