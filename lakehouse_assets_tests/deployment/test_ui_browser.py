@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from lakehouse_assets_tests.deployment.conftest import GROUP, MaterializedDeployment
 from lakehouse_assets_tests.deployment.deployment import LOCATION, REPO_ROOT, SETUP_HINT
@@ -95,14 +95,26 @@ def test_asset_graph_shows_every_layer_materialized(
     page.screenshot(path=str(ARTIFACTS / "ui-asset-graph.png"))
 
 
-def test_asset_catalog_lists_the_pipeline_with_descriptions(
+def test_asset_catalog_lists_the_pipeline_materialized(
     materialized: MaterializedDeployment, page: Page
 ):
-    page.goto(f"{materialized.deployment.url}/assets", wait_until="domcontentloaded")
+    page.goto(
+        f"{materialized.deployment.url}/assets?asset-selection=group:{GROUP}",
+        wait_until="domcontentloaded",
+    )
+    nodes = len(materialized.asset_keys)
     for path in materialized.asset_keys:
         # Long names are middle-truncated on screen; the link to the asset is exact.
         link = page.locator(f'a[href="/assets/{"/".join(path)}"]')
         expect(link.first).to_be_visible(timeout=60_000)
+
+    # Status column, once loaded: per asset 1 partition materialized, 0 failed.
+    def status(icon: str, count: str) -> Locator:
+        cells = page.locator(f'div:has(> [aria-label="partition_{icon}"])')
+        return cells.filter(has_text=re.compile(f"^{count}$"))
+
+    expect(status("success", "1")).to_have_count(nodes, timeout=60_000)
+    expect(status("failure", "0")).to_have_count(nodes)
     body = page.locator("body")
     expect(body).to_contain_text("Blog posts (post_type 'post') with their daily page-view")
     expect(body).to_contain_text("WordPress posts, pages, attachments and revisions")
