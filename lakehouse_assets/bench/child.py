@@ -79,7 +79,7 @@ def run_pipeline(config: dict[str, Any], sampler: RssSampler) -> dict[str, Any]:
         if not result.success:
             from lakehouse_assets.automation.alerts import error_summary
 
-            for event in result.all_events:  # type: ignore[attr-defined]
+            for event in result.all_events:
                 if event.event_type == dg.DagsterEventType.STEP_FAILURE:
                     cls, message = error_summary(event.step_failure_data.error)
                     errors[event.step_key or ""] = f"{cls}: {message}"

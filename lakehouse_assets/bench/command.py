@@ -29,6 +29,9 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--no-references", action="store_true", help="skip the floor and the original approach"
     )
+    bench.add_argument(
+        "--no-original", action="store_true", help="skip the original approach (memory-hungry)"
+    )
     bench.add_argument("--workdir", type=Path, help="where temporary lakes go (default: TMPDIR)")
 
 
@@ -42,6 +45,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
         repeat=max(1, args.repeat),
         incremental=not args.no_incremental,
         references=not args.no_references,
+        original=not args.no_original,
         workdir=args.workdir,
     )
     report = run_bench(options, log=lambda line: print(line, file=sys.stderr, flush=True))  # noqa: T201

@@ -1,10 +1,11 @@
 """The floor: only the unavoidable work, with the fastest tools at hand, no framework.
 
 Download every page (one ``requests`` session) and keep the raw JSON, parse it into Arrow
-columns (DuckDB's JSON reader), write bronze Parquet, type silver (casts, date parts, duplicate
-rows and superseded keys removed), join gold, write each table as Parquet. No checks, no
-metadata, no atomic publishing, no per-value error reporting: what is left is the cost of the
-data itself.
+columns (DuckDB's JSON reader, every column as text), write bronze Parquet (pyarrow, zstd), type
+silver in one DuckDB query per table (casts, date parts, one row per key), join gold, write each
+table as Parquet. Tables stay in memory between layers. No validation pass, no checks, no
+per-value error reporting, no metadata, no atomic publishing, no orchestration: what is left is
+the cost of the data itself.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def silver_sql(schema: DatasetSchema, columns: list[str]) -> str:
     order = ", ".join(f"{_q(c)} DESC NULLS LAST" for c in schema.latest_by) or "1"
     key = ", ".join(_q(c) for c in schema.key)
     return (
-        f"WITH typed AS (SELECT DISTINCT {', '.join(typed)} FROM bronze_{schema.name}) "
+        f"WITH typed AS (SELECT {', '.join(typed)} FROM bronze_{schema.name}) "
         f"SELECT *, {', '.join(parts) or 'NULL AS _none'} FROM typed "
         f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1 ORDER BY {key}"
     )
@@ -84,6 +85,7 @@ def run_floor(
 ) -> dict[str, int]:
     """Raw files, bronze/silver/gold Parquet under ``out``; returns rows per table."""
     import duckdb
+    import pyarrow.parquet as pq
     import requests
 
     for layer in ("raw", "bronze", "silver", "gold"):
@@ -96,31 +98,25 @@ def run_floor(
             download(session, url, out / "raw" / f"{name}.json")
     with stages.stage("bronze"):
         for name in urls:
-            source = f"read_json('{out / 'raw' / name}.json', format='array')"
+            source = (
+                f"read_json('{out / 'raw' / name}.json', format='array', sample_size=2048, "
+                "dateformat='~%j~', timestampformat='~%j~')"
+            )
             names = [r[0] for r in connection.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-            columns = ", ".join(f"{_q(c)}: 'VARCHAR'" for c in names)
-            connection.execute(
-                f"CREATE TABLE bronze_{name} AS SELECT * FROM read_json("
-                f"'{out / 'raw' / name}.json', format='array', columns={{{columns}}})"
-            )
-            connection.execute(
-                f"COPY bronze_{name} TO '{out / 'bronze' / name}.parquet' "
-                "(FORMAT parquet, COMPRESSION zstd)"
-            )
+            text = ", ".join(f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" for c in names)
+            bronze = connection.sql(f"SELECT {text} FROM {source}").to_arrow_table()
+            pq.write_table(bronze, out / "bronze" / f"{name}.parquet", compression="zstd")
+            connection.register(f"bronze_{name}", bronze)
     with stages.stage("silver"):
         for name in urls:
             names = [r[0] for r in connection.sql(f"DESCRIBE bronze_{name}").fetchall()]
-            connection.execute(f"CREATE TABLE silver_{name} AS {silver_sql(schemas[name], names)}")
-            connection.execute(f"DROP TABLE bronze_{name}")
-            connection.execute(
-                f"COPY silver_{name} TO '{out / 'silver' / name}.parquet' "
-                "(FORMAT parquet, COMPRESSION zstd)"
-            )
-            rows[name] = int(connection.sql(f"SELECT count(*) FROM silver_{name}").fetchall()[0][0])
+            silver = connection.sql(silver_sql(schemas[name], names)).to_arrow_table()
+            connection.unregister(f"bronze_{name}")
+            pq.write_table(silver, out / "silver" / f"{name}.parquet", compression="zstd")
+            connection.register(f"silver_{name}", silver)
+            rows[name] = silver.num_rows
     with stages.stage("gold"):
-        connection.execute(
-            f"COPY ({GOLD_SQL}) TO '{out / 'gold' / 'statistics_postname'}.parquet' "
-            "(FORMAT parquet, COMPRESSION zstd)"
-        )
+        gold = connection.sql(GOLD_SQL).to_arrow_table()
+        pq.write_table(gold, out / "gold" / "statistics_postname.parquet", compression="zstd")
     connection.close()
     return rows

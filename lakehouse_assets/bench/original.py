@@ -37,10 +37,10 @@ def run_original(
     with stages.stage("bronze"):
         for name in urls:
             frames = [
-                pd.read_json(io.BytesIO(path.read_bytes()), dtype=False)
+                pd.read_json(io.BytesIO(path.read_bytes()))
                 for path in sorted((out / "raw" / name).glob("*.json"))
             ]
-            bronze = pd.concat(frames, ignore_index=True).astype("string")
+            bronze = pd.concat(frames, ignore_index=True)
             (out / "bronze").mkdir(parents=True, exist_ok=True)
             bronze.to_parquet(out / "bronze" / f"{name}.parquet", index=False)
     with stages.stage("silver"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -133,7 +133,8 @@ class SiteGenerator:
         posts = PagedTable(self.page_size)
         posts.extend(self._posts())
         statistics = PagedTable(self.page_size)
-        statistics.extend(self._statistics(self.statistics_rows))
+        for batch in self._statistics(self.statistics_rows):
+            statistics.extend(batch)
         terms = PagedTable(self.page_size)
         terms.extend(self._terms())
         return SyntheticSite({"posts": posts, "statistics_pages": statistics, "terms": terms})
@@ -228,24 +229,33 @@ class SiteGenerator:
             f'"count":"{visits}","id":"{post_id}"}}'
         ).encode()
 
-    def _statistics(self, total: int) -> list[bytes]:
-        """Exactly ``total`` rows over the days (one a duplicate, as WP Statistics writes)."""
+    def _statistics(self, total: int) -> Iterator[list[bytes]]:
+        """Exactly ``total`` rows over the days (one a duplicate, as WP Statistics writes), in
+        batches of about a page so millions of rows never sit in one list."""
         if total <= 0:
-            return []
+            return
         wanted = total - 1
-        encoded: list[bytes] = []
+        middle = wanted // 2
+        duplicate = b""
+        made = 0
+        batch: list[bytes] = []
         rng = self.rng
         for offset in range(self.days + 1):
             day = (self.start + timedelta(days=offset)).date()
-            quota = wanted * (offset + 1) // (self.days + 1) - len(encoded)
+            quota = wanted * (offset + 1) // (self.days + 1) - made
             if quota <= 0:
                 continue
-            encoded.append(self._stat(day, rng.randrange(5, 60), None))
-            encoded += [
+            batch.append(self._stat(day, rng.randrange(5, 60), None))
+            batch += [
                 self._stat(day, rng.randrange(1, 40), self._pick(day)) for _ in range(quota - 1)
             ]
-        encoded.append(encoded[len(encoded) // 2])
-        return encoded
+            if made <= middle < made + quota:
+                duplicate = batch[len(batch) - (made + quota - middle)]
+            made += quota
+            if len(batch) >= self.page_size:
+                yield batch
+                batch = []
+        yield [*batch, duplicate]
 
     def _terms(self) -> list[bytes]:
         names = ["Uncategorized", "News &amp; Views", "AWS", "Python", "Données", "Power BI"]
