@@ -74,6 +74,19 @@ def gold_arrow(gold: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=GOLD_SCHEMA)
 
 
+#: The contract's schema as the UI shows it, each column saying where it comes from.
+GOLD_TABLE_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn(
+            name=name,
+            type=str(GOLD_SCHEMA.field(name).type),
+            description=f"{'posts' if table == 'posts' else 'statistics_pages'}.{column}",
+        )
+        for name, (table, column) in GOLD_COLUMNS.items()
+    ]
+)
+
+
 def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=["gold", SOURCE, "statistics_postname"],
@@ -87,7 +100,7 @@ def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
         owners=OWNERS,
         pool=POOL,
         tags=asset_tags("gold"),
-        metadata=SNAPSHOT_METADATA,
+        metadata={**SNAPSHOT_METADATA, "dagster/column_schema": GOLD_TABLE_SCHEMA},
         partitions_def=partitions,
     )
     def statistics_postname(posts: pd.DataFrame, statistics_pages: pd.DataFrame) -> pa.Table:

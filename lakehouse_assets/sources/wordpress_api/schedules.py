@@ -19,7 +19,13 @@ def build_job() -> dg.UnresolvedAssetJobDefinition:
         description="Every WordPress asset for one day: raw snapshots through the gold table.",
         # `source`: a deployment's run queue lets one run per source in at a time
         # (deploy/dagster.yaml). `dagster/max_runtime`: run monitoring stops a hung run.
-        tags={"source": SOURCE, "dagster/max_runtime": str(MAX_RUNTIME_SECONDS)},
+        # `dagster/max_retries`: a crashed run is relaunched once; a hung source is not retried
+        # three times (a run past its max runtime fails, and run retries would relaunch it).
+        tags={
+            "source": SOURCE,
+            "dagster/max_runtime": str(MAX_RUNTIME_SECONDS),
+            "dagster/max_retries": "1",
+        },
     )
 
 
