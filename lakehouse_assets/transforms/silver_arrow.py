@@ -10,7 +10,7 @@ on typed source values) keep the last; among rows sharing a key the greatest by 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakehouse_assets.transforms.engine import (
     as_constant_text,
@@ -129,16 +129,32 @@ def build_silver_arrow(bronze: pa.Table, schema: DatasetSchema) -> tuple[pa.Tabl
     connection = connect()
     try:
         connection.register("bronze_input", indexed)
-        # A view, not a table: typing is recomputed by each pass (cheap for canonical text)
-        # rather than held in memory beside the input and the output.
         connection.execute(
-            f"CREATE TEMP VIEW typed AS SELECT {', '.join(typed + flags)} "
+            f"CREATE TEMP VIEW typing AS SELECT {', '.join(typed + flags)} "
             f"FROM (SELECT {', '.join(base)} FROM bronze_input)"
         )
+        # Typed once, into Arrow (the output's own buffers, in arrival order); every later
+        # pass scans it in place.
+        flag_names = [_name(f) for f in flags]
+        columns = [
+            *(_q(c) for c in source),
+            *derived,
+            *(_q(c) for c in ingestion_in_engine),
+            *(_q(f) for f in flag_names),
+            ROW,
+        ]
+        typed_table = connection.sql(f"SELECT {', '.join(columns)} FROM typing").to_arrow_table()
+        connection.register("typed", typed_table)
         _count_flags(connection, schema, report)
-        table = _deduplicate(connection, schema, source, derived, ingestion_in_engine, report)
+        typed_table = typed_table.drop_columns(flag_names)
+        losers, ordered = _deduplicate(connection, typed_table, schema, report)
+        connection.unregister("typed")
         connection.unregister("bronze_input")
         del indexed
+        table = ordered if ordered is not None else _winners(typed_table, losers, schema)
+        del typed_table
+        table = table.drop_columns([ROW])
+        report.rows_out = table.num_rows
     finally:
         connection.close()
         release_memory()
@@ -157,17 +173,6 @@ def build_silver_arrow(bronze: pa.Table, schema: DatasetSchema) -> tuple[pa.Tabl
             table = table.remove_column(table.schema.get_field_index(name))
         table = table.append_column(name, values)
     return table.select([*source, *[_name(d) for d in derived], *ingestion]), report
-
-
-def _ascending(table: pa.Table, key: tuple[str, ...]) -> bool:
-    """Whether rows are already in key order (one key column; never true for others)."""
-    import pyarrow.compute as pc
-
-    if len(key) != 1 or table.num_rows < 2:
-        return table.num_rows < 2
-    column = table.column(key[0])
-    before, after = column.slice(0, len(column) - 1), column.slice(1)
-    return bool(pc.all(pc.less(before, after)).as_py())
 
 
 def _name(expression: str) -> str:
@@ -225,18 +230,15 @@ def _examples(connection: object, column: str, limit: int = 3) -> list[str]:
 
 
 def _deduplicate(
-    connection: object,
-    schema: DatasetSchema,
-    source: list[str],
-    derived: list[str],
-    ingestion: list[str],
-    report: SilverReport,
-) -> pa.Table:
+    connection: object, typed: pa.Table, schema: DatasetSchema, report: SilverReport
+) -> tuple[Any, pa.Table | None]:
     """Winning rows of ``typed``: exact duplicates keep the last, then one row per key.
 
     Only rows whose key repeats (or is null) can lose, so the duplicate logic runs on those
     few candidates; every other row goes straight through.
     """
+
+    source = [c for c in typed.schema.names if c in set(_source_names(typed, schema))]
     key = [_q(c) for c in schema.key]
     key_list = ", ".join(key) or ROW
     null_key = " OR ".join(f"{k} IS NULL" for k in key) or "false"
@@ -261,10 +263,6 @@ def _deduplicate(
         f"SELECT {ROW}, __null_key, CASE WHEN NOT __null_key THEN row_number() OVER "
         f"(PARTITION BY {key_list} ORDER BY {newest_first}) END AS __rank FROM slim"
     )
-    run(
-        f"CREATE TEMP TABLE losers AS SELECT {ROW} FROM candidates ANTI JOIN "
-        f"(SELECT {ROW} FROM ranked WHERE __null_key OR __rank = 1) USING ({ROW})"
-    )
     counts = run(
         "SELECT (SELECT count(*) FROM candidates), count(*), count_if(__null_key), "
         "count_if(__rank = 1) FROM ranked"
@@ -274,24 +272,58 @@ def _deduplicate(
     report.null_keys = null_keys
     report.superseded_rows_removed = distinct - null_keys - winners
     report.duplicate_keys = 0  # one winner per non-null key, by construction
-    select = [_q(c) for c in source] + derived + [_q(c) for c in ingestion]
-    chosen = (
-        f"SELECT {', '.join(select)}, {ROW} FROM typed "
-        f"WHERE {ROW} NOT IN (SELECT {ROW} FROM losers)"
+    losers = (
+        connection.sql(  # type: ignore[attr-defined]
+            f"SELECT {ROW} FROM candidates ANTI JOIN "
+            f"(SELECT {ROW} FROM ranked WHERE __null_key OR __rank = 1) USING ({ROW})"
+        )
+        .to_arrow_table()
+        .column(0)
+        .to_numpy()
     )
-    if null_keys == 0:
-        # Keys are unique: sources usually list rows by key already, and when they do not,
-        # Arrow sorts by them faster than the engine moves wide rows.
-        table = connection.sql(chosen).to_arrow_table()  # type: ignore[attr-defined]
-        if not _ascending(table, schema.key):
-            table = table.sort_by([(c, "ascending") for c in schema.key])
-    else:
+    if null_keys:
         # Null keys go last, in latest_by order (nulls first), then arrival order.
         order = ", ".join(
             [f"{k} ASC NULLS LAST" for k in key]
             + [f"{c} ASC NULLS FIRST" for c in latest]
             + [f"{ROW} ASC"]
         )
-        table = connection.sql(f"{chosen} ORDER BY {order}").to_arrow_table()  # type: ignore[attr-defined]
-    report.rows_out = table.num_rows
-    return table.drop_columns([ROW])
+        table = connection.sql(  # type: ignore[attr-defined]
+            f"SELECT * FROM typed WHERE {ROW} NOT IN "
+            f"(SELECT {ROW} FROM candidates ANTI JOIN (SELECT {ROW} FROM ranked "
+            f"WHERE __null_key OR __rank = 1) USING ({ROW})) ORDER BY {order}"
+        ).to_arrow_table()
+        return losers, table.select(typed.schema.names)
+    return losers, None
+
+
+def _winners(typed: pa.Table, losers: Any, schema: DatasetSchema) -> pa.Table:
+    """``typed`` without the losing rows, in key order (keys are unique and non-null here).
+
+    One ``take`` at most: none when no row lost and the source already listed rows by key.
+    """
+    import numpy as np
+
+    rows = np.arange(typed.num_rows)
+    if len(losers):
+        keep = np.ones(typed.num_rows, dtype=bool)
+        keep[losers] = False
+        rows = rows[keep]
+    if len(schema.key) == 1:
+        key = typed.column(schema.key[0]).to_numpy()[rows]
+        if len(key) > 1 and not bool((key[1:] > key[:-1]).all()):
+            rows = rows[np.argsort(key, kind="stable")]
+        if len(rows) == typed.num_rows and bool((rows == np.arange(len(rows))).all()):
+            return typed
+        return typed.take(rows)
+    table = typed.take(rows) if len(rows) != typed.num_rows else typed
+    return table.sort_by([(c, "ascending") for c in schema.key])
+
+
+def _source_names(typed: pa.Table, schema: DatasetSchema) -> list[str]:
+    derived = set(schema.derived_columns())
+    return [
+        c
+        for c in typed.schema.names
+        if c not in derived and c not in INGESTION_COLUMNS and c != ROW
+    ]
