@@ -49,29 +49,46 @@ def gold_schema() -> pa.Schema:
 
 
 def statistics_postname_table(posts: pa.Table, statistics: pa.Table) -> pa.Table:
-    """The gold table from silver posts and statistics_pages (Arrow in, Arrow out)."""
-    alias = {"posts": "p", "statistics": "s"}
-    select = ", ".join(
-        f"{alias[table]}.{quote_identifier(column)} AS {quote_identifier(name)}"
-        for name, (table, column) in GOLD_COLUMNS.items()
-    )
-    order = ", ".join(f"{quote_identifier(c)} ASC NULLS LAST" for c in SORT_ORDER)
+    """The gold table from silver posts and statistics_pages (Arrow in, Arrow out).
+
+    The engine joins and orders only row numbers (narrow); the wide columns are then gathered
+    once, already in order, from the inputs: no wide intermediate result, no second copy.
+    """
+    import numpy as np
+    import pyarrow as pa
+
     release_memory()  # what the previous step freed, before this one allocates
+    order = ", ".join(
+        f"{alias}.{quote_identifier(column)} ASC NULLS LAST"
+        for alias, column in (("p", "ID"), ("s", "date"), ("s", "page_id"))
+    )
     connection = connect(large_strings=False)
     try:
-        connection.register("posts", posts.select(_needed(posts, "posts")))
-        connection.register("statistics", statistics.select(_needed(statistics, "statistics")))
-        table = connection.sql(
-            f'SELECT {select} FROM posts p JOIN statistics s ON p."ID" = s."id" '
-            f"WHERE p.post_type = 'post' ORDER BY {order}"
+        connection.register(
+            "posts",
+            posts.select(["ID", "post_type"]).append_column(
+                "__row", pa.array(np.arange(posts.num_rows, dtype=np.int64))
+            ),
+        )
+        connection.register(
+            "statistics",
+            statistics.select(["id", "date", "page_id"]).append_column(
+                "__row", pa.array(np.arange(statistics.num_rows, dtype=np.int64))
+            ),
+        )
+        pairs = connection.sql(
+            "SELECT p.__row AS post_row, s.__row AS statistics_row FROM posts p JOIN statistics s "
+            f'ON p."ID" = s."id" WHERE p.post_type = \'post\' ORDER BY {order}'
         ).to_arrow_table()
     finally:
         connection.close()
-        release_memory()
-    return table.cast(gold_schema())
-
-
-def _needed(table: pa.Table, name: str) -> list[str]:
-    wanted = {column for source, column in GOLD_COLUMNS.values() if source == name}
-    wanted |= {"ID", "post_type"} if name == "posts" else {"id"}
-    return [c for c in table.schema.names if c in wanted]
+    rows = {"posts": pairs.column("post_row"), "statistics": pairs.column("statistics_row")}
+    sources = {"posts": posts, "statistics": statistics}
+    schema = gold_schema()
+    columns = [
+        sources[table].column(column).take(rows[table]).cast(schema.field(name).type)
+        for name, (table, column) in GOLD_COLUMNS.items()
+    ]
+    del pairs, rows
+    release_memory()
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -300,7 +300,8 @@ def _deduplicate(
 def _winners(typed: pa.Table, losers: Any, schema: DatasetSchema) -> pa.Table:
     """``typed`` without the losing rows, in key order (keys are unique and non-null here).
 
-    One ``take`` at most: none when no row lost and the source already listed rows by key.
+    Sources usually list rows by key already, with a duplicate or a late row here and there:
+    the result is then stitched from slices of ``typed`` (no copy); a real shuffle is taken.
     """
     import numpy as np
 
@@ -309,15 +310,36 @@ def _winners(typed: pa.Table, losers: Any, schema: DatasetSchema) -> pa.Table:
         keep = np.ones(typed.num_rows, dtype=bool)
         keep[losers] = False
         rows = rows[keep]
-    if len(schema.key) == 1:
-        key = typed.column(schema.key[0]).to_numpy()[rows]
-        if len(key) > 1 and not bool((key[1:] > key[:-1]).all()):
-            rows = rows[np.argsort(key, kind="stable")]
-        if len(rows) == typed.num_rows and bool((rows == np.arange(len(rows))).all()):
-            return typed
-        return typed.take(rows)
-    table = typed.take(rows) if len(rows) != typed.num_rows else typed
-    return table.sort_by([(c, "ascending") for c in schema.key])
+    if len(schema.key) != 1:
+        table = typed.take(rows) if len(rows) != typed.num_rows else typed
+        return table.sort_by([(c, "ascending") for c in schema.key])
+    key = typed.column(schema.key[0]).to_numpy()[rows]
+    if len(key) > 1 and not bool((key[1:] > key[:-1]).all()):
+        rows = rows[np.argsort(key, kind="stable")]
+    return _gather(typed, rows)
+
+
+#: Above this many runs of consecutive rows, one ``take`` beats stitching slices.
+MAX_SLICES = 4096
+
+
+def _gather(table: pa.Table, rows: Any) -> pa.Table:
+    """``table.take(rows)``, as zero-copy slices when ``rows`` is a few ascending runs."""
+    import numpy as np
+    import pyarrow as pa
+
+    if len(rows) == 0:
+        return table.slice(0, 0)
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    if len(breaks) >= MAX_SLICES:
+        return table.take(rows)
+    starts = np.concatenate(([0], breaks))
+    ends = np.concatenate((breaks, [len(rows)]))
+    if len(starts) == 1 and rows[0] == 0 and len(rows) == table.num_rows:
+        return table
+    return pa.concat_tables(
+        [table.slice(int(rows[a]), int(b - a)) for a, b in zip(starts, ends, strict=True)]
+    )
 
 
 def _source_names(typed: pa.Table, schema: DatasetSchema) -> list[str]:

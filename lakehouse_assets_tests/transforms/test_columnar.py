@@ -151,3 +151,21 @@ def test_the_columnar_reader_takes_raw_snapshot_paths(tmp_path: Path) -> None:
 
     table = _read_text_columns(write(tmp_path, fixture_tables()["posts"]))
     assert table is not None and "ingest_date" not in table.schema.names
+
+
+@pytest.mark.parametrize("order", ["sorted", "one-moved", "shuffled"])
+def test_rows_are_gathered_by_slices_or_one_take(order: str) -> None:
+    import numpy as np
+
+    from lakehouse_assets.transforms.silver_arrow import _gather
+
+    table = pa.table({"n": pa.array(np.arange(20_000))})
+    rows = np.arange(20_000)
+    if order == "one-moved":
+        rows = np.concatenate([rows[:500], rows[501:], [500]])
+    elif order == "shuffled":
+        rows = np.random.default_rng(7).permutation(rows)
+    gathered = _gather(table, rows)
+    assert gathered.column("n").to_numpy().tolist() == rows.tolist()
+    if order == "sorted":
+        assert gathered is table
