@@ -166,29 +166,86 @@ def publish_alerts(
     return message_ids
 
 
+def tick_alert(tick: Any) -> Alert:
+    """A failed schedule or sensor tick: not a layer's failure, so the pipeline topic."""
+    kind = tick.instigator_type.value.lower()
+    error_class, error = error_summary(tick.error)
+    when = datetime.fromtimestamp(tick.timestamp, UTC).isoformat()
+    subject = f"[lakehouse] {kind} {tick.instigator_name} tick failed"
+    message = {
+        "alert": "tick_failure",
+        "layer": "pipeline",
+        kind: tick.instigator_name,
+        "tick_time": when,
+        "error_class": error_class,
+        "error": error,
+        "url": f"{settings.ui_base_url()}/automation",
+    }
+    return Alert(None, subject[:SUBJECT_LIMIT], message)
+
+
 @dataclass
 class AlertCursor:
-    """Runs already alerted, keyed by the update time the failure was seen at."""
+    """Runs and ticks already alerted, each with the time its failure was seen at."""
 
     after: datetime
     sent: dict[str, float]
+    ticks_after: float = 0.0
+    ticks_sent: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, raw: str | None, now: datetime) -> AlertCursor:
         if not raw:
-            return cls(now - CURSOR_OVERLAP, {})
+            start = now - CURSOR_OVERLAP
+            return cls(start, {}, start.timestamp(), {})
         value = json.loads(raw)
-        return cls(datetime.fromtimestamp(value["after"], UTC), dict(value["sent"]))
+        return cls(
+            datetime.fromtimestamp(value["after"], UTC),
+            dict(value["sent"]),
+            float(value.get("ticks_after", value["after"])),
+            dict(value.get("ticks_sent", {})),
+        )
 
     def dump(self) -> str:
-        horizon = (self.after - CURSOR_OVERLAP).timestamp()
-        kept = {run_id: ts for run_id, ts in self.sent.items() if ts >= horizon}
-        return json.dumps({"after": self.after.timestamp(), "sent": kept}, sort_keys=True)
+        overlap = CURSOR_OVERLAP.total_seconds()
+        horizon = self.after.timestamp() - overlap
+        tick_horizon = self.ticks_after - overlap
+        value = {
+            "after": self.after.timestamp(),
+            "sent": {k: ts for k, ts in self.sent.items() if ts >= horizon},
+            "ticks_after": self.ticks_after,
+            "ticks_sent": {k: ts for k, ts in self.ticks_sent.items() if ts >= tick_horizon},
+        }
+        return json.dumps(value, sort_keys=True)
+
+
+def failed_ticks(instance: dg.DagsterInstance, cursor: AlertCursor, own_name: str) -> list[Any]:
+    """Failed schedule/sensor ticks since the cursor, oldest first (this sensor's own excluded:
+    if alerting itself fails, its tick error is what the UI shows)."""
+    from dagster._core.scheduler.instigation import TickStatus
+
+    if instance.schedule_storage is None:  # an ephemeral instance keeps no ticks
+        return []
+    after = cursor.ticks_after - CURSOR_OVERLAP.total_seconds()
+    ticks: list[Any] = []
+    for state in instance.all_instigator_state():
+        if state.instigator_name == own_name:
+            continue
+        ticks += instance.get_ticks(
+            state.instigator_origin_id,
+            state.selector_id,
+            after=after,
+            statuses=[TickStatus.FAILURE],
+        )
+    return sorted(ticks, key=lambda tick: (tick.timestamp, tick.tick_id))
 
 
 @dg.sensor(
     name="failure_alerts",
-    description="Publishes each failed run to the topic of the layer that failed (retried).",
+    description=(
+        "Publishes each failed run to the topic of the layer that failed, and each failed "
+        "schedule or sensor tick to the pipeline topic (retried, never lost)."
+    ),
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
@@ -214,5 +271,14 @@ def failure_alerts(
         cursor.sent[run_id] = updated.timestamp()
         cursor.after = max(cursor.after, updated)
         published += 1
+    ticks = 0
+    for tick in failed_ticks(context.instance, cursor, "failure_alerts"):
+        key = f"{tick.instigator_name}:{tick.tick_id}"
+        if key in cursor.ticks_sent:
+            continue
+        publish_alerts(notifications, [tick_alert(tick)])
+        cursor.ticks_sent[key] = tick.timestamp
+        cursor.ticks_after = max(cursor.ticks_after, tick.timestamp)
+        ticks += 1
     context.update_cursor(cursor.dump())
-    return dg.SkipReason(f"alerted {published} failed run(s)")
+    return dg.SkipReason(f"alerted {published} failed run(s) and {ticks} failed tick(s)")

@@ -4,6 +4,7 @@ and surfaced rather than lost (the trap of a plain run_failure_sensor)."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,69 @@ def test_sensor_sends_each_failed_run_once_and_keeps_its_cursor_on_failure(
     )
     failure_alerts.evaluate_tick(context)
     assert len(outbox(path)) == 1  # the same run is never alerted twice
+
+
+def record_failed_tick(instance: dg.DagsterInstance, name: str, message: str) -> None:
+    """A failed sensor tick as the daemon records it (state + tick in schedule storage)."""
+    from dagster._core.remote_origin import (
+        InProcessCodeLocationOrigin,
+        RemoteInstigatorOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.scheduler.instigation import (
+        InstigatorState,
+        InstigatorStatus,
+        InstigatorType,
+        TickData,
+        TickStatus,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._utils.error import SerializableErrorInfo
+
+    origin = RemoteInstigatorOrigin(
+        RemoteRepositoryOrigin(
+            InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name="lakehouse_assets")),
+            "__repository__",
+        ),
+        name,
+    )
+    state = InstigatorState(origin, InstigatorType.SENSOR, InstigatorStatus.DECLARED_IN_CODE)
+    instance.add_instigator_state(state)
+    instance.create_tick(
+        TickData(
+            instigator_origin_id=state.instigator_origin_id,
+            instigator_name=name,
+            instigator_type=InstigatorType.SENSOR,
+            status=TickStatus.FAILURE,
+            timestamp=time.time(),
+            selector_id=state.selector_id,
+            error=SerializableErrorInfo(message, [], "ConfigurationError"),
+        )
+    )
+
+
+def test_failed_sensor_tick_is_alerted_once_to_the_pipeline_topic(tmp_path: Path) -> None:
+    with dg.instance_for_test() as instance:
+        tick_alert_round_trip(instance, tmp_path)
+
+
+def tick_alert_round_trip(instance: dg.DagsterInstance, tmp_path: Path) -> None:
+    record_failed_tick(
+        instance,
+        "landing__shop__orders_sensor",
+        "lakehouse_assets.errors.ConfigurationError: parameter(s) missing: /s3/lakehouse/name/raw",
+    )
+    path = tmp_path / "alerts.jsonl"
+    sink = LocalNotificationsResource(outbox_path=str(path))
+    context = dg.build_sensor_context(instance=instance, resources={"notifications": sink})
+    failure_alerts.evaluate_tick(context)
+    [alert] = outbox(path)
+    assert alert["topic"] == "pipeline"
+    assert alert["subject"] == "[lakehouse] sensor landing__shop__orders_sensor tick failed"
+    assert alert["message"]["error"] == "parameter(s) missing: /s3/lakehouse/name/raw"
+    assert alert["message"]["sensor"] == "landing__shop__orders_sensor"
+    again = dg.build_sensor_context(
+        instance=instance, cursor=context.cursor, resources={"notifications": sink}
+    )
+    failure_alerts.evaluate_tick(again)
+    assert len(outbox(path)) == 1
