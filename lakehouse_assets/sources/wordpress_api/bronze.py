@@ -7,11 +7,10 @@ from dagster import AssetExecutionContext
 from lakehouse_assets.errors import SourceError
 from lakehouse_assets.lake.resource import LakeResource
 from lakehouse_assets.lake.snapshots import ingested_at, latest_snapshot
-from lakehouse_assets.resources.json_api import parse_json_array
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS, SOURCE
 from lakehouse_assets.sources.wordpress_api.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
-from lakehouse_assets.transforms.bronze import bronze_table
+from lakehouse_assets.transforms.bronze import bronze_table_from_file
 from lakehouse_assets.transforms.schema import DatasetSchema
 
 
@@ -23,7 +22,7 @@ def build_bronze_asset(
         deps=[dg.AssetKey(["raw", SOURCE, schema.name])],
         group_name=SOURCE,
         description=f"{schema.description} Every field of the newest raw snapshot, as text.",
-        kinds={"parquet", "pyarrow", "bronze"},
+        kinds={"parquet", "duckdb", "bronze"},
         owners=OWNERS,
         pool=POOL,
         tags=asset_tags("bronze"),
@@ -37,15 +36,15 @@ def build_bronze_asset(
         snapshot = latest_snapshot(store, bucket, SOURCE, schema.name, ingest_date=day)
         if snapshot is None:
             raise SourceError(SOURCE, schema.name, f"no raw snapshot for {day}: materialize raw")
-        with store.local_copy(bucket, snapshot.key) as path:
-            rows = parse_json_array(path.read_bytes(), SOURCE, schema.name)
         moment = ingested_at(snapshot.key)
         if moment is None:
             raise SourceError(
                 SOURCE, schema.name, f"raw snapshot key {snapshot.key} has no timestamp"
             )
+        with store.local_copy(bucket, snapshot.key) as path:
+            table = bronze_table_from_file(path, moment, snapshot.key, SOURCE, schema.name)
         context.add_output_metadata({"raw_snapshot": snapshot.key})
-        return bronze_table(rows, moment, snapshot.key)
+        return table
 
     return bronze_table_asset
 

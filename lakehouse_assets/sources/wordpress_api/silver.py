@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-import pandas as pd
+import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from lakehouse_assets.errors import DataContractError
@@ -95,7 +95,7 @@ def build_silver_asset(
         ins={"bronze": dg.AssetIn(key=dg.AssetKey(["bronze", SOURCE, schema.name]))},
         group_name=SOURCE,
         description=f"{schema.description} Typed, zero dates nulled, deduplicated.",
-        kinds={"parquet", "pandas", "silver"},
+        kinds={"parquet", "duckdb", "silver"},
         owners=OWNERS,
         pool=POOL,
         tags=asset_tags("silver"),
@@ -108,7 +108,7 @@ def build_silver_asset(
             for name, text in CHECKS.items()
         ],
     )
-    def silver_table(context: AssetExecutionContext, bronze: pd.DataFrame) -> Iterator[object]:
+    def silver_table(context: AssetExecutionContext, bronze: pa.Table) -> Iterator[object]:
         frame, report = build_silver(bronze, schema)
         results = check_results(key, schema, report)
         yield from results
