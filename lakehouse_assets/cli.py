@@ -10,6 +10,7 @@ from pathlib import Path
 
 DEFAULT_JOB = "wordpress_api_job"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+IN_PROCESS = {**QUIET_LOGS, "execution": {"config": {"in_process": {}}}}
 
 
 def _dagster_home() -> Path:
@@ -37,20 +38,27 @@ def run_partitions(job_name: str, partitions: list[str | None]) -> int:
     """Run ``job_name`` once per partition in-process and print a summary of each."""
     home = _dagster_home()
     import dagster as dg
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from lakehouse_assets.definitions import defs
     from lakehouse_assets.run_summary import summarize
 
-    job = defs.resolve_job_def(job_name)
+    # As a deployment's run worker does: every step in this process, outputs not kept in memory
+    # after their step (execute_in_process would hold every table until the run ends).
+    repository = ReconstructableRepository.for_module(
+        "lakehouse_assets.definitions", "defs", working_directory=os.getcwd()
+    )
+    job = repository.get_reconstructable_job(job_name)
     failed = 0
     with dg.DagsterInstance.get() as instance:
         for partition in partitions:
             started = time.monotonic()
-            result = job.execute_in_process(
+            result = dg.execute_job(
+                job,
                 instance=instance,
                 raise_on_error=False,
-                run_config=QUIET_LOGS,
-                partition_key=partition,
+                run_config=IN_PROCESS,
+                tags={"dagster/partition": partition} if partition else None,
             )
             summary = summarize(result, instance)
             if not result.success:

@@ -47,12 +47,15 @@ class RunSummary:
         lines += [
             "",
             "Open the UI on these runs and assets:",
-            f"  DAGSTER_HOME={dagster_home} .venv/bin/dagster dev   (then http://127.0.0.1:3000)",
+            f"  ./dev ui   (= DAGSTER_HOME={dagster_home} .venv/bin/dagster dev)",
+            "  then http://127.0.0.1:3000",
         ]
         return "\n".join(lines)
 
 
-def summarize(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -> RunSummary:
+def summarize(
+    result: dg.ExecuteInProcessResult | dg.ExecuteJobResult, instance: dg.DagsterInstance
+) -> RunSummary:
     summary = RunSummary(
         run_id=result.run_id,
         success=result.success,
