@@ -91,12 +91,11 @@ def backfill(job_name: str, start: str, end: str) -> int:
 
 def _alert(run_id: str, instance: object, defs: object) -> list[str]:
     """No daemon runs the alert sensor here: publish the failure alerts directly."""
-    from lakehouse_assets.automation.alerts import alerts_for_run, publish_alerts
+    from lakehouse_assets.automation.alerts import alert_run_now
 
     run = instance.get_run_by_id(run_id)  # type: ignore[attr-defined]
     notifications = defs.resources["notifications"]  # type: ignore[attr-defined]
-    alerts = alerts_for_run(run, instance)  # type: ignore[arg-type]
-    publish_alerts(notifications, alerts)
+    alerts = alert_run_now(run, instance, notifications)  # type: ignore[arg-type]
     return [alert.subject for alert in alerts]
 
 

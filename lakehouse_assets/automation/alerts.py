@@ -30,6 +30,8 @@ WRAPPER_ERRORS = frozenset(
         "DagsterMaxRetriesExceededError",
     }
 )
+#: Run tag set once a run's alerts were published outside the sensor (``lakehouse run``).
+ALERTED_TAG = "lakehouse/alerted"
 SUBJECT_LIMIT = 100  # SNS subjects are at most 100 characters
 CURSOR_OVERLAP = timedelta(minutes=5)
 
@@ -138,6 +140,16 @@ def _alert(run: dg.DagsterRun, layer: str | None, failure: _Failure) -> Alert:
         "run_url": f"{settings.ui_base_url()}/runs/{run.run_id}",
     }
     return Alert(layer, subject, message)
+
+
+def alert_run_now(
+    run: dg.DagsterRun, instance: dg.DagsterInstance, notifications: NotificationsResource
+) -> list[Alert]:
+    """Publish a failed run's alerts at once (no daemon) and tag the run so the sensor skips it."""
+    alerts = alerts_for_run(run, instance)
+    publish_alerts(notifications, alerts)
+    instance.add_run_tags(run.run_id, {ALERTED_TAG: "true"})
+    return alerts
 
 
 def publish_alerts(
@@ -264,7 +276,7 @@ def failure_alerts(
     published = 0
     for record in records:
         run_id = record.dagster_run.run_id
-        if run_id in cursor.sent:
+        if run_id in cursor.sent or record.dagster_run.tags.get(ALERTED_TAG):
             continue
         publish_alerts(notifications, alerts_for_run(record.dagster_run, context.instance))
         updated = record.update_timestamp.replace(tzinfo=record.update_timestamp.tzinfo or UTC)

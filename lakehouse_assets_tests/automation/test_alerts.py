@@ -225,3 +225,18 @@ def tick_alert_round_trip(instance: dg.DagsterInstance, tmp_path: Path) -> None:
     )
     failure_alerts.evaluate_tick(again)
     assert len(outbox(path)) == 1
+
+
+def test_runs_alerted_by_the_cli_are_not_alerted_again_by_the_sensor(
+    local_lake: LocalLake, fixture_site: FixtureSite, tmp_path: Path
+) -> None:
+    from lakehouse_assets.automation.alerts import alert_run_now
+
+    instance = dg.DagsterInstance.ephemeral()
+    run = failed_run(instance, fixture_site, "terms", (404, b"{}"))
+    path = tmp_path / "alerts.jsonl"
+    sink = LocalNotificationsResource(outbox_path=str(path))
+    alert_run_now(run, instance, sink)
+    context = dg.build_sensor_context(instance=instance, resources={"notifications": sink})
+    failure_alerts.evaluate_tick(context)
+    assert [a["message"]["run_id"] for a in outbox(path)] == [run.run_id]
