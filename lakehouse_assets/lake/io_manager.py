@@ -24,7 +24,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse_assets.lake.layout import TableAddress
-from lakehouse_assets.lake.parquet import table_metadata, to_arrow, write_parquet
+from lakehouse_assets.lake.parquet import (
+    COLUMN_DESCRIPTIONS_METADATA,
+    table_metadata,
+    to_arrow,
+    write_parquet,
+)
 from lakehouse_assets.lake.resource import LakeResource
 from lakehouse_assets.resources.catalog import CatalogResource
 
@@ -82,8 +87,10 @@ class LakeIOManager(dg.ConfigurableIOManager):
         uri = self.lake.table_uri(address)
         if current:
             self.catalog.register_table(address, uri, table.schema, _description(context))
-        excluded = set(context.definition_metadata.get("preview_excluded", []))
-        metadata = table_metadata(table, uri, info.size, excluded)
+        definition = context.definition_metadata or {}
+        excluded = set(definition.get("preview_excluded", []))
+        descriptions = definition.get(COLUMN_DESCRIPTIONS_METADATA)
+        metadata = table_metadata(table, uri, info.size, excluded, descriptions)
         if snapshot:
             metadata["snapshot_uri"] = dg.MetadataValue.path(store.uri(bucket, key))
             metadata["is_current_table"] = current

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,20 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-def table_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
+#: Asset metadata key: column name → description, shown with each materialization's schema.
+COLUMN_DESCRIPTIONS_METADATA = "lakehouse/column_descriptions"
+
+
+def table_schema(
+    schema: pa.Schema, descriptions: Mapping[str, str] | None = None
+) -> dg.TableSchema:
+    described = descriptions or {}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=f.name, type=str(f.type), description=described.get(f.name))
+            for f in schema
+        ]
+    )
 
 
 def _cell(value: Any) -> str:
@@ -53,11 +65,15 @@ def preview_markdown(
 
 
 def table_metadata(
-    table: pa.Table, uri: str, size_bytes: int, preview_excluded: Collection[str] = ()
+    table: pa.Table,
+    uri: str,
+    size_bytes: int,
+    preview_excluded: Collection[str] = (),
+    descriptions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
         "dagster/row_count": table.num_rows,
-        "dagster/column_schema": table_schema(table.schema),
+        "dagster/column_schema": table_schema(table.schema, descriptions),
         "dagster/uri": dg.MetadataValue.path(uri),
         "size_bytes": size_bytes,
         "preview": dg.MetadataValue.md(preview_markdown(table, excluded=preview_excluded)),

@@ -4,36 +4,18 @@ import dagster as dg
 import pyarrow as pa
 
 from lakehouse_assets.errors import DataContractError
+from lakehouse_assets.lake.parquet import COLUMN_DESCRIPTIONS_METADATA
 from lakehouse_assets.sources.wordpress_api.datasets import SOURCE
 from lakehouse_assets.sources.wordpress_api.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
-from lakehouse_assets.transforms.gold import (
-    GOLD_COLUMNS,
-    TEXT_COLUMNS,
-    TIMESTAMP_COLUMNS,
-    statistics_postname_table,
-)
+from lakehouse_assets.transforms.gold import GOLD_COLUMNS, statistics_postname_table
 
-GOLD_TYPES = {
-    name: "timestamp[us]"
-    if name in TIMESTAMP_COLUMNS
-    else "string"
-    if name in TEXT_COLUMNS
-    else "int64"
-    for name in GOLD_COLUMNS
+#: Where each gold column comes from, shown with the column schema of every materialization.
+#: (A definition-level ``dagster/column_schema`` would do it too, but the UI lowercases its names.)
+GOLD_COLUMN_DESCRIPTIONS = {
+    name: f"{'posts' if table == 'posts' else 'statistics_pages'}.{column}"
+    for name, (table, column) in GOLD_COLUMNS.items()
 }
-
-#: The contract's schema as the UI shows it, each column saying where it comes from.
-GOLD_TABLE_SCHEMA = dg.TableSchema(
-    columns=[
-        dg.TableColumn(
-            name=name,
-            type=GOLD_TYPES[name],
-            description=f"{'posts' if table == 'posts' else 'statistics_pages'}.{column}",
-        )
-        for name, (table, column) in GOLD_COLUMNS.items()
-    ]
-)
 
 
 def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
@@ -49,7 +31,7 @@ def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
         owners=OWNERS,
         pool=POOL,
         tags=asset_tags("gold"),
-        metadata={**SNAPSHOT_METADATA, "dagster/column_schema": GOLD_TABLE_SCHEMA},
+        metadata={**SNAPSHOT_METADATA, COLUMN_DESCRIPTIONS_METADATA: GOLD_COLUMN_DESCRIPTIONS},
         partitions_def=partitions,
     )
     def statistics_postname(posts: pa.Table, statistics_pages: pa.Table) -> pa.Table:

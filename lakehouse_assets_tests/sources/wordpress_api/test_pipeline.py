@@ -125,7 +125,12 @@ def test_whole_graph_matches_independent_expectation(
     meta = materialization(result, "gold", "wordpress_api", "statistics_postname")
     assert meta["dagster/row_count"] == len(expected)
     assert meta["dagster/uri"] == str(local_lake.table_dir("gold", "statistics_postname"))
-    assert [c.name for c in meta["dagster/column_schema"].columns] == GOLD_COLUMNS
+    columns = meta["dagster/column_schema"].columns
+    assert [c.name for c in columns] == GOLD_COLUMNS
+    assert (columns[0].description, columns[9].description) == (
+        "posts.ID",
+        "statistics_pages.page_id",
+    )
     assert "| post_ID | post_title |" in str(meta["preview"])
 
     posts_meta = materialization(result, "silver", "wordpress_api", "posts")
