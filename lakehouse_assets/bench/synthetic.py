@@ -19,23 +19,17 @@ from datetime import date, datetime, timedelta
 from lakehouse_assets.bench import DEFAULT_PAGE_SIZE, DEFAULT_POSTS, DEFAULT_STATISTICS_ROWS
 from lakehouse_assets.sources.wordpress_api.sample_site import (
     API_PATH,
-    POST_TYPE_WEIGHTS,
     SAMPLE_ENDPOINTS,
-    SAMPLE_HOST,
-    TITLE_QUIRKS,
-    TITLE_WORDS,
-    ZERO_DATE,
     JsonTableSite,
+    is_published_content,
+    post_created,
+    sample_post,
 )
 
 DEFAULT_DAYS = 730
 END = date(2026, 10, 31)
 JSON_HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
 SEGMENTS = {name: segment for segment, name in SAMPLE_ENDPOINTS.items()}
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass
@@ -152,57 +146,14 @@ class SiteGenerator:
         return len(encoded)
 
     def _posts(self) -> list[bytes]:
-        rng = self.rng
-        types, weights = zip(*POST_TYPE_WEIGHTS, strict=True)
-        minutes = self.days * 24 * 60
         encoded: list[bytes] = []
-        parents: list[int] = []
         for post_id in range(1, self.posts + 1):
-            post_type = rng.choices(types, weights)[0]
-            created = self.start + timedelta(minutes=rng.randrange(minutes))
-            modified = created + timedelta(minutes=rng.randrange(60 * 24 * 30))
-            words = rng.sample(TITLE_WORDS, 3)
-            title = " ".join(words)
-            if rng.random() < 0.25:
-                title = f"{title}: {rng.choice(TITLE_QUIRKS)}"
-            status = {"attachment": "inherit", "revision": "inherit"}.get(post_type, "publish")
-            if post_type in ("post", "page") and rng.random() < 0.15:
-                status = rng.choice(["draft", "draft", "private"])
-            parent = 0
-            if post_type in ("attachment", "revision") and parents:
-                parent = rng.choice(parents)
-            slug = "-".join(w.lower().replace(" ", "-") for w in words) + f"-{post_id}"
-            date_gmt = ZERO_DATE if status == "draft" else _stamp(created - timedelta(hours=1))
-            row = {
-                "ID": str(post_id),
-                "post_author": str(rng.choice([1, 1, 2, 3])),
-                "post_date": _stamp(created),
-                "post_date_gmt": date_gmt,
-                "post_content": f"<p>{title}</p><!-- wp:paragraph -->",
-                "post_title": title,
-                "post_excerpt": "",
-                "post_status": status,
-                "comment_status": rng.choice(["open", "closed"]),
-                "ping_status": "closed",
-                "post_password": "",
-                "post_name": slug if status != "draft" else "",
-                "to_ping": "",
-                "pinged": "",
-                "post_modified": _stamp(modified),
-                "post_modified_gmt": _stamp(modified - timedelta(hours=1)),
-                "post_content_filtered": "",
-                "post_parent": str(parent),
-                "guid": f"https://{SAMPLE_HOST}/?p={post_id}",
-                "menu_order": "0",
-                "post_type": post_type,
-                "post_mime_type": "image/png" if post_type == "attachment" else "",
-                "comment_count": str(rng.randrange(0, 12) if post_type == "post" else 0),
-            }
+            row = sample_post(self.rng, post_id, self.start, self.days)
             encoded.append(json.dumps(row, ensure_ascii=False).encode("utf-8"))
-            parents.append(post_id)
-            if status == "publish" and post_type in ("post", "page", "postcard"):
-                kind = "page" if post_type == "page" else "post"
-                self.published.append(Published(post_id, kind, slug, created.date()))
+            if is_published_content(row):
+                kind = "page" if row["post_type"] == "page" else "post"
+                created = post_created(row).date()
+                self.published.append(Published(post_id, kind, row["post_name"], created))
         self.published.sort(key=lambda p: p.created)
         return encoded
 

@@ -116,60 +116,77 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def sample_post(rng: random.Random, post_id: int, start: datetime, days: int) -> Row:
+    """One ``wp_posts`` row as PHP serialises it, created within ``days`` after ``start``.
+
+    Posts numbered below ``post_id`` are its possible parents (attachments and revisions).
+    Shared by the packaged sample and the benchmark's synthetic site, so both carry the same
+    quirks and draw the same random numbers for the same seed.
+    """
+    types, weights = zip(*POST_TYPE_WEIGHTS, strict=True)
+    post_type = rng.choices(types, weights)[0]
+    created = start + timedelta(minutes=rng.randrange(days * 24 * 60))
+    modified = created + timedelta(minutes=rng.randrange(60 * 24 * 30))
+    words = rng.sample(TITLE_WORDS, 3)
+    title = " ".join(words)
+    if rng.random() < 0.25:
+        title = f"{title}: {rng.choice(TITLE_QUIRKS)}"
+    status = {"attachment": "inherit", "revision": "inherit"}.get(post_type, "publish")
+    if post_type in ("post", "page") and rng.random() < 0.15:
+        status = rng.choice(["draft", "draft", "private"])
+    parent = 0
+    if post_type in ("attachment", "revision") and post_id > 1:
+        parent = rng.choice(range(1, post_id))
+    slug = "-".join(w.lower().replace(" ", "-") for w in words) + f"-{post_id}"
+    date_gmt = ZERO_DATE if status == "draft" else _stamp(created - timedelta(hours=1))
+    return {
+        "ID": str(post_id),
+        "post_author": str(rng.choice([1, 1, 2, 3])),
+        "post_date": _stamp(created),
+        "post_date_gmt": date_gmt,
+        "post_content": f"<p>{title}</p><!-- wp:paragraph -->",
+        "post_title": title,
+        "post_excerpt": "",
+        "post_status": status,
+        "comment_status": rng.choice(["open", "closed"]),
+        "ping_status": "closed",
+        "post_password": "",
+        "post_name": slug if status != "draft" else "",
+        "to_ping": "",
+        "pinged": "",
+        "post_modified": _stamp(modified),
+        "post_modified_gmt": _stamp(modified - timedelta(hours=1)),
+        "post_content_filtered": "",
+        "post_parent": str(parent),
+        "guid": f"https://{SAMPLE_HOST}/?p={post_id}",
+        "menu_order": "0",
+        "post_type": post_type,
+        "post_mime_type": "image/png" if post_type == "attachment" else "",
+        "comment_count": str(rng.randrange(0, 12) if post_type == "post" else 0),
+    }
+
+
+def is_published_content(post: Row) -> bool:
+    """Published posts and pages: the rows WP Statistics counts views for."""
+    return post["post_status"] == "publish" and post["post_type"] in ("post", "page", "postcard")
+
+
+def post_created(post: Row) -> datetime:
+    return datetime.strptime(post["post_date"], "%Y-%m-%d %H:%M:%S")
+
+
 def generate_sample_tables(
     *, posts: int = 160, end: date = date(2026, 10, 31), days: int = 730, seed: int = 20241
 ) -> dict[str, list[Row]]:
     """The sample site's MySQL tables as PHP would serialise them (deterministic for a seed)."""
     rng = random.Random(seed)
     start = datetime.combine(end - timedelta(days=days), datetime.min.time())
-    types, weights = zip(*POST_TYPE_WEIGHTS, strict=True)
-    post_rows: list[Row] = []
-    published: list[tuple[int, str, datetime, str]] = []
-    for post_id in range(1, posts + 1):
-        post_type = rng.choices(types, weights)[0]
-        created = start + timedelta(minutes=rng.randrange(days * 24 * 60))
-        modified = created + timedelta(minutes=rng.randrange(60 * 24 * 30))
-        words = rng.sample(TITLE_WORDS, 3)
-        title = " ".join(words)
-        if rng.random() < 0.25:
-            title = f"{title}: {rng.choice(TITLE_QUIRKS)}"
-        status = {"attachment": "inherit", "revision": "inherit"}.get(post_type, "publish")
-        if post_type in ("post", "page") and rng.random() < 0.15:
-            status = rng.choice(["draft", "draft", "private"])
-        parent = "0"
-        if post_type in ("attachment", "revision") and post_rows:
-            parent = rng.choice(post_rows)["ID"]
-        slug = "-".join(w.lower().replace(" ", "-") for w in words) + f"-{post_id}"
-        date_gmt = ZERO_DATE if status == "draft" else _stamp(created - timedelta(hours=1))
-        post_rows.append(
-            {
-                "ID": str(post_id),
-                "post_author": str(rng.choice([1, 1, 2, 3])),
-                "post_date": _stamp(created),
-                "post_date_gmt": date_gmt,
-                "post_content": f"<p>{title}</p><!-- wp:paragraph -->",
-                "post_title": title,
-                "post_excerpt": "",
-                "post_status": status,
-                "comment_status": rng.choice(["open", "closed"]),
-                "ping_status": "closed",
-                "post_password": "",
-                "post_name": slug if status != "draft" else "",
-                "to_ping": "",
-                "pinged": "",
-                "post_modified": _stamp(modified),
-                "post_modified_gmt": _stamp(modified - timedelta(hours=1)),
-                "post_content_filtered": "",
-                "post_parent": parent,
-                "guid": f"https://{SAMPLE_HOST}/?p={post_id}",
-                "menu_order": "0",
-                "post_type": post_type,
-                "post_mime_type": "image/png" if post_type == "attachment" else "",
-                "comment_count": str(rng.randrange(0, 12) if post_type == "post" else 0),
-            }
-        )
-        if status == "publish" and post_type in ("post", "page", "postcard"):
-            published.append((post_id, post_type, created, slug))
+    post_rows = [sample_post(rng, post_id, start, days) for post_id in range(1, posts + 1)]
+    published = [
+        (int(p["ID"]), p["post_type"], post_created(p), p["post_name"])
+        for p in post_rows
+        if is_published_content(p)
+    ]
 
     statistics: list[Row] = []
     for day_offset in range(days + 1):
