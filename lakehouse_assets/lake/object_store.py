@@ -79,8 +79,12 @@ class ObjectStore(ABC):
             self.download(bucket, key, path)
             yield path
 
+    def info(self, bucket: str, key: str) -> ObjectInfo | None:
+        """The object at exactly ``key``, or None when there is none."""
+        return next((o for o in self.list(bucket, key) if o.key == key), None)
+
     def exists(self, bucket: str, key: str) -> bool:
-        return any(o.key == key for o in self.list(bucket, key))
+        return self.info(bucket, key) is not None
 
 
 class LocalObjectStore(ObjectStore):
@@ -113,6 +117,10 @@ class LocalObjectStore(ObjectStore):
         finally:
             temp.unlink(missing_ok=True)
         return self._info(bucket, key, target)
+
+    def info(self, bucket: str, key: str) -> ObjectInfo | None:
+        path = self._path(bucket, key)
+        return self._info(bucket, key, path) if path.is_file() else None
 
     def download(self, bucket: str, key: str, path: Path) -> None:
         shutil.copyfile(self._path(bucket, key), path)

@@ -188,14 +188,13 @@ class S3ObjectStore(ObjectStore):
                     item["LastModified"].timestamp(),
                 )
 
-    def exists(self, bucket: str, key: str) -> bool:
+    def info(self, bucket: str, key: str) -> ObjectInfo | None:
         try:
-            self.client.head_object(Bucket=bucket, Key=key)
+            return self.head(bucket, key)
         except ClientError as exc:
             if _status(exc) == 404 or _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise
-        return True
 
     def delete(self, bucket: str, key: str) -> None:
         self.client.delete_object(Bucket=bucket, Key=validate_key(key))

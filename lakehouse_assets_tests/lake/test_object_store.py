@@ -54,3 +54,12 @@ def test_unsafe_keys_are_refused(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError):
         store.put_file("b", key, source(tmp_path, "f", b"x"))
     assert not (tmp_path / "gold").exists()
+
+
+def test_info_finds_exactly_the_key(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "lake")
+    put = store.put_file("b", "s/d/data.parquet", source(tmp_path, "f", b"12345"))
+    store.put_file("b", "s/d/data.parquet.bak", source(tmp_path, "g", b"x"))
+    assert store.info("b", "s/d/data.parquet") == put
+    assert store.info("b", "s/d/data") is None and store.info("b", "s/d") is None
+    assert store.exists("b", "s/d/data.parquet") and not store.exists("b", "s/d/data")

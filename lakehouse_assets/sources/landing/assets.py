@@ -41,10 +41,6 @@ def partitions_def(dataset: LandingDataset) -> dg.DynamicPartitionsDefinition:
     return dg.DynamicPartitionsDefinition(name=f"landing__{dataset.name}")
 
 
-def _current(store: ObjectStore, bucket: str, key: str) -> ObjectInfo | None:
-    return next((info for info in store.list(bucket, key) if info.key == key), None)
-
-
 def quarantine(
     store: ObjectStore,
     bucket: str,
@@ -89,7 +85,7 @@ def build_landing_asset(dataset: LandingDataset) -> dg.AssetsDefinition:
         store = lake.object_store()
         bucket = lake.bucket("raw")
         object_key = f"{dataset.landing_prefix}{partition}"
-        info = _current(store, bucket, object_key)
+        info = store.info(bucket, object_key)
         if info is None:
             context.log.warning(f"{label}: {object_key} is gone from the raw bucket; nothing to do")
             return
