@@ -57,21 +57,39 @@ def test_schedule_tick_requests_that_days_partition_of_the_job() -> None:
     assert job.tags["dagster/max_runtime"] == "3600"
 
 
+def run_with_scripted_posts(
+    lake: LocalLake, site: FixtureSite, *answers: Scripted, **overrides: object
+) -> tuple[dg.ExecuteInProcessResult, list[str]]:
+    """Run the job with the posts endpoint answered by ``answers`` (the last one repeats);
+    returns the result and the requests the endpoint received."""
+    with scripted_server() as server:
+        path = f"/wp-json/scripted/v1/{SEGMENTS['posts']}/"
+        server.add(path, *answers)
+        urls = [u for u in site.urls() if "posts" not in u] + [server.base_url + path]
+        write_parameters(lake.parameters_file, urls)
+        return run_wordpress_job(**overrides), server.requests
+
+
+def retries_of(result: dg.ExecuteInProcessResult) -> list[dg.DagsterEvent]:
+    return [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+
+
 def test_flaky_endpoint_succeeds_with_retries_recorded(
     local_lake: LocalLake, fixture_site: FixtureSite
 ) -> None:
     from lakehouse_assets.sources.wordpress_api.resource import WordPressApiResource
 
     posts = json.dumps(fixture_site.tables["posts"]).encode()
-    with scripted_server() as flaky:
-        path = f"/wp-json/flaky/v1/{SEGMENTS['posts']}/"
-        flaky.add(path, Scripted(500, b"oops"), Scripted(500, b"oops"), Scripted(200, posts))
-        urls = [u for u in fixture_site.urls() if "posts" not in u] + [flaky.base_url + path]
-        write_parameters(local_lake.parameters_file, urls)
-        client = WordPressApiResource(backoff_seconds=0.01)
-        result = run_wordpress_job(wordpress_api=client)
-        assert result.success, step_errors(result)
-        assert len(flaky.requests) == 3
+    result, requests = run_with_scripted_posts(
+        local_lake,
+        fixture_site,
+        Scripted(500, b"oops"),
+        Scripted(500, b"oops"),
+        Scripted(200, posts),
+        wordpress_api=WordPressApiResource(backoff_seconds=0.01),
+    )
+    assert result.success, step_errors(result)
+    assert len(requests) == 3
     meta = result.asset_materializations_for_node("raw__wordpress_api__posts")[0].metadata
     assert meta["http_attempts"].value == 3
     assert meta["dagster/row_count"].value == len(fixture_site.tables["posts"])
@@ -80,20 +98,14 @@ def test_flaky_endpoint_succeeds_with_retries_recorded(
 def test_400_is_not_retried_by_the_client_or_the_step(
     local_lake: LocalLake, fixture_site: FixtureSite
 ) -> None:
-    with scripted_server() as server:
-        path = f"/wp-json/bad/v1/{SEGMENTS['posts']}/"
-        server.add(path, Scripted(400, b'{"code":"rest_invalid_param"}'))
-        urls = [u for u in fixture_site.urls() if "posts" not in u] + [server.base_url + path]
-        write_parameters(local_lake.parameters_file, urls)
-        result = run_wordpress_job()
-        assert len(server.requests) == 1
+    result, requests = run_with_scripted_posts(
+        local_lake, fixture_site, Scripted(400, b'{"code":"rest_invalid_param"}')
+    )
+    assert len(requests) == 1
     assert step_errors(result) == {
         "raw__wordpress_api__posts": "SourceError: wordpress_api/posts: HTTP 400 on page 1"
     }
-    retried = [
-        e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
-    ]
-    assert retried == []
+    assert retries_of(result) == []
 
 
 def test_transient_failure_is_retried_by_the_step_policy(
@@ -101,18 +113,14 @@ def test_transient_failure_is_retried_by_the_step_policy(
 ) -> None:
     from lakehouse_assets.sources.wordpress_api.resource import WordPressApiResource
 
-    with scripted_server() as server:
-        path = f"/wp-json/down/v1/{SEGMENTS['posts']}/"
-        server.add(path, Scripted(503, b"down"))
-        urls = [u for u in fixture_site.urls() if "posts" not in u] + [server.base_url + path]
-        write_parameters(local_lake.parameters_file, urls)
-        client = WordPressApiResource(max_attempts=2, backoff_seconds=0.01)
-        result = run_wordpress_job(wordpress_api=client)
-        assert len(server.requests) == 6  # 2 HTTP attempts × (1 try + 2 step retries)
-    retried = [
-        e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
-    ]
-    assert len(retried) == 2
+    result, requests = run_with_scripted_posts(
+        local_lake,
+        fixture_site,
+        Scripted(503, b"down"),
+        wordpress_api=WordPressApiResource(max_attempts=2, backoff_seconds=0.01),
+    )
+    assert len(requests) == 6  # 2 HTTP attempts × (1 try + 2 step retries)
+    assert len(retries_of(result)) == 2
     assert step_errors(result)["raw__wordpress_api__posts"] == (
         "SourceError: wordpress_api/posts: HTTP 503 on page 1 after 2 attempts"
     )
