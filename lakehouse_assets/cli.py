@@ -29,8 +29,7 @@ def _current_partition(partitions: object) -> str | None:
     import dagster as dg
 
     if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
-        last = partitions.get_last_partition_key()
-        return last
+        return partitions.get_last_partition_key()
     return None
 
 

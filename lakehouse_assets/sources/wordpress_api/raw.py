@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext
 
 from lakehouse_assets import settings
 from lakehouse_assets.errors import ConfigurationError, SourceError
+from lakehouse_assets.lake.object_store import ObjectStore
 from lakehouse_assets.lake.resource import LakeResource
 from lakehouse_assets.lake.snapshots import latest_snapshot, snapshot_key
 from lakehouse_assets.resources.parameters import ParametersResource
@@ -78,7 +79,7 @@ def build_raw_asset(
         if day > current_day:
             raise ConfigurationError(f"{what}: partition {day} is in the future")
         if day < current_day:
-            return reuse_kept_snapshot(context, lake, schema.name, day)
+            return reuse_kept_snapshot(context, store, bucket, schema.name, day)
         url = endpoint_url(parameters, schema.name, context.log)
         wordpress_api.check_url(url, what)
         fetched_at = datetime.now(UTC)
@@ -107,11 +108,9 @@ def build_raw_asset(
 
 
 def reuse_kept_snapshot(
-    context: AssetExecutionContext, lake: LakeResource, dataset: str, day: str
+    context: AssetExecutionContext, store: ObjectStore, bucket: str, dataset: str, day: str
 ) -> dg.MaterializeResult:
     """A past day cannot be fetched again (endpoints serve current data): use the kept snapshot."""
-    store = lake.object_store()
-    bucket = lake.bucket("raw")
     kept = latest_snapshot(store, bucket, SOURCE, dataset, ingest_date=day)
     if kept is None:
         raise SourceError(
