@@ -4,6 +4,10 @@ A table is one Parquet object at ``{source}/{dataset}/data.parquet`` in its laye
 written to a temporary file and published with a single atomic put: a reader sees the previous
 table or the new one, never a partial write, and a failed step leaves the previous table as it was.
 
+A step returns a ``pa.Table`` or a DataFrame (written here), or a :class:`StagedTable` it
+streamed to Parquet itself (published as it is). An input is loaded as a ``pa.Table``, a
+DataFrame, or (annotated :class:`StoredTable`) a handle the step reads in bounded memory.
+
 Partitioned assets come in two kinds, declared in the asset's metadata:
 - disjoint partitions (the default): each partition holds its own rows, stored at
   ``{source}/{dataset}/{partition}/data.parquet``; together they are the table;
@@ -15,7 +19,6 @@ Partitioned assets come in two kinds, declared in the asset's metadata:
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +29,12 @@ import pyarrow.parquet as pq
 from lakehouse_assets.lake.layout import TableAddress
 from lakehouse_assets.lake.parquet import (
     COLUMN_DESCRIPTIONS_METADATA,
-    table_metadata,
+    file_metadata,
     to_arrow,
     write_parquet,
 )
 from lakehouse_assets.lake.resource import LakeResource
+from lakehouse_assets.lake.table_files import StagedTable, StoredTable, staged_table
 from lakehouse_assets.resources.catalog import CatalogResource
 
 PARTITIONING_METADATA = "lakehouse/partitioning"
@@ -68,51 +72,61 @@ class LakeIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
+        if isinstance(obj, StagedTable):
+            staged = obj
+        else:
+            with staged_table() as staged:
+                write_parquet(to_arrow(obj), staged.path)
+        try:
+            self._publish(context, staged.path)
+        finally:
+            staged.discard()
+
+    def _publish(self, context: dg.OutputContext, path: Path) -> None:
         address, key, snapshot = self._location(context)
-        table = to_arrow(obj)
         store = self.lake.object_store()
         bucket = self.lake.bucket(address.layer)
+        info = store.put_file(bucket, key, path)
         current = not snapshot
-        with tempfile.TemporaryDirectory(prefix="lakehouse-") as directory:
-            path = Path(directory) / "data.parquet"
-            write_parquet(table, path)
-            info = store.put_file(bucket, key, path)
-            if snapshot:
-                newest = max(
-                    (o.key for o in store.list(bucket, address.snapshots_prefix)), default=key
-                )
-                current = key >= newest
-                if current:
-                    store.put_file(bucket, address.table_key(), path)
+        if snapshot:
+            newest = max((o.key for o in store.list(bucket, address.snapshots_prefix)), default=key)
+            current = key >= newest
+            if current:
+                store.put_file(bucket, address.table_key(), path)
         uri = self.lake.table_uri(address)
         if current:
-            self.catalog.register_table(address, uri, table.schema, _description(context))
+            schema = pq.read_schema(path)
+            self.catalog.register_table(address, uri, schema, _description(context))
         definition = context.definition_metadata or {}
         excluded = set(definition.get("preview_excluded", []))
         descriptions = definition.get(COLUMN_DESCRIPTIONS_METADATA)
-        metadata = table_metadata(table, uri, info.size, excluded, descriptions)
+        metadata = file_metadata(path, uri, info.size, excluded, descriptions)
         if snapshot:
             metadata["snapshot_uri"] = dg.MetadataValue.path(store.uri(bucket, key))
             metadata["is_current_table"] = current
         context.add_output_metadata(metadata)
-        context.log.info(f"{address.label}: {table.num_rows} rows → {store.uri(bucket, key)}")
+        rows = metadata["dagster/row_count"]
+        context.log.info(f"{address.label}: {rows} rows → {store.uri(bucket, key)}")
 
     def load_input(self, context: dg.InputContext) -> Any:
         address, key, _ = self._location(context)
-        table = self.read_table(address, key)
+        stored = self.stored_table(address, key)
+        if context.dagster_type.typing_type is StoredTable:
+            return stored
+        with stored.local_path() as path:
+            table = pq.read_table(path)
         if context.dagster_type.typing_type is pa.Table:
             return table
         return table.to_pandas()
 
-    def read_table(self, address: TableAddress, key: str) -> pa.Table:
+    def stored_table(self, address: TableAddress, key: str) -> StoredTable:
         store = self.lake.object_store()
         bucket = self.lake.bucket(address.layer)
         if not store.exists(bucket, key):
             raise MissingTableError(
                 f"{address.label} has no table yet ({store.uri(bucket, key)}): materialize it first"
             )
-        with store.local_copy(bucket, key) as path:
-            return pq.read_table(path)
+        return StoredTable(address, store, bucket, key)
 
 
 def _description(context: dg.OutputContext) -> str | None:

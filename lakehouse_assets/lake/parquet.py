@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,36 @@ def to_arrow(obj: Any) -> pa.Table:
     raise TypeError(f"cannot store {type(obj).__name__} as a table: return a DataFrame or Table")
 
 
+#: Parquet settings of every table in the lake.
+COMPRESSION = "zstd"
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
-    pq.write_table(table, path, compression="zstd")
+    pq.write_table(table, path, compression=COMPRESSION)
+
+
+def write_parquet_batches(
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    path: Path,
+    transform: Callable[[pa.RecordBatch], pa.RecordBatch] = lambda batch: batch,
+) -> int:
+    """Stream record batches into one Parquet file (a row group per batch); returns the rows.
+
+    Only one batch is in memory at a time, so a table of any size is written in bounded memory.
+    ``transform`` is applied to every batch (and to an empty one, for the file's schema).
+    """
+    empty = transform(pa.RecordBatch.from_pylist([], schema=schema))
+    rows = 0
+    with pq.ParquetWriter(path, empty.schema, compression=COMPRESSION) as writer:
+        for batch in batches:
+            out = transform(batch)
+            if out.num_rows:
+                writer.write_batch(out)
+                rows += out.num_rows
+        if rows == 0:
+            writer.write_batch(empty)
+    return rows
 
 
 #: Asset metadata key: column name → description, shown with each materialization's schema.
@@ -64,17 +92,29 @@ def preview_markdown(
     return "\n".join(lines)
 
 
-def table_metadata(
-    table: pa.Table,
+def file_head(path: Path, rows: int = PREVIEW_ROWS) -> pa.Table:
+    """The first ``rows`` rows of a Parquet file, reading no more than its first row group."""
+    parquet = pq.ParquetFile(path)
+    for batch in parquet.iter_batches(batch_size=rows):
+        return pa.Table.from_batches([batch])
+    return parquet.schema_arrow.empty_table()
+
+
+def file_metadata(
+    path: Path,
     uri: str,
     size_bytes: int,
     preview_excluded: Collection[str] = (),
     descriptions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """Row count, schema and preview of a Parquet file, from its footer and first rows only."""
+    parquet = pq.ParquetFile(path)
     return {
-        "dagster/row_count": table.num_rows,
-        "dagster/column_schema": table_schema(table.schema, descriptions),
+        "dagster/row_count": parquet.metadata.num_rows,
+        "dagster/column_schema": table_schema(parquet.schema_arrow, descriptions),
         "dagster/uri": dg.MetadataValue.path(uri),
         "size_bytes": size_bytes,
-        "preview": dg.MetadataValue.md(preview_markdown(table, excluded=preview_excluded)),
+        "preview": dg.MetadataValue.md(
+            preview_markdown(file_head(path), excluded=preview_excluded)
+        ),
     }

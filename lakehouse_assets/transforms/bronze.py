@@ -8,11 +8,13 @@ silver owns typing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lakehouse_assets.transforms.engine import (
+    ROWS_PER_BATCH,
     connect,
     constant_text,
     quote_identifier,
@@ -65,6 +67,59 @@ def _with_ingestion(table: pa.Table, rows: int, ingested_at: datetime, snapshot:
     return table.append_column("_raw_snapshot", constant_text(snapshot, rows))
 
 
+def _ingestion_columns(
+    ingested_at: datetime, snapshot: str
+) -> Callable[[pa.RecordBatch], pa.RecordBatch]:
+    """What ``_with_ingestion`` adds to a table, for one record batch at a time."""
+    import pyarrow as pa
+
+    moment = pa.scalar(ingested_at, type=pa.timestamp("us", tz="UTC"))
+    zero = pa.scalar(0, pa.int32())
+    values = pa.array([snapshot], type=pa.string())
+
+    def add(batch: pa.RecordBatch) -> pa.RecordBatch:
+        rows = batch.num_rows
+        snapshots = pa.DictionaryArray.from_arrays(pa.repeat(zero, rows), values)
+        return pa.RecordBatch.from_arrays(
+            [*batch.columns, pa.repeat(moment, rows), snapshots],
+            names=[*batch.schema.names, "_ingested_at", "_raw_snapshot"],
+        )
+
+    return add
+
+
+def write_bronze_file(
+    path: Path, out: Path, ingested_at: datetime, snapshot: str, source: str, dataset: str
+) -> int:
+    """``bronze_table_from_file`` streamed into the Parquet file ``out``; returns its rows.
+
+    DuckDB hands the parsed columns over a batch at a time, so a snapshot of any size is
+    converted in bounded memory (a few hundred MB for a 2.4 GB file). Files only the exact path
+    can be trusted with are converted in memory, as ``bronze_table_from_file`` does.
+    """
+    from lakehouse_assets.lake.parquet import write_parquet, write_parquet_batches
+
+    release_memory()
+    add = _ingestion_columns(ingested_at, snapshot)
+    rows = _with_text_columns(
+        Path(path), lambda reader: write_parquet_batches(reader, reader.schema, out, add)
+    )
+    if rows is None:
+        table = _exact_bronze_table(Path(path), ingested_at, snapshot, source, dataset)
+        write_parquet(table, out)
+        rows = table.num_rows
+    return rows
+
+
+def _exact_bronze_table(
+    path: Path, ingested_at: datetime, snapshot: str, source: str, dataset: str
+) -> pa.Table:
+    from lakehouse_assets.resources.json_api import parse_json_array
+
+    rows = parse_json_array(path.read_bytes(), source, dataset)
+    return bronze_table(rows, ingested_at, snapshot)
+
+
 def bronze_table_from_file(
     path: Path, ingested_at: datetime, snapshot: str, source: str, dataset: str
 ) -> pa.Table:
@@ -78,12 +133,9 @@ def bronze_table_from_file(
     dataset and page (``SourceError``).
     """
     release_memory()  # what the previous step freed, before this one allocates
-    table = _read_text_columns(Path(path))
+    table = _with_text_columns(Path(path), lambda reader: reader.read_all())
     if table is None:
-        from lakehouse_assets.resources.json_api import parse_json_array
-
-        rows = parse_json_array(Path(path).read_bytes(), source, dataset)
-        return bronze_table(rows, ingested_at, snapshot)
+        return _exact_bronze_table(Path(path), ingested_at, snapshot, source, dataset)
     return _with_ingestion(table, table.num_rows, ingested_at, snapshot)
 
 
@@ -92,8 +144,12 @@ def bronze_table_from_file(
 SAMPLE_ROWS = (2048, -1)
 
 
-def _read_text_columns(path: Path) -> pa.Table | None:
-    """Every column as text, or None when only the exact path can be trusted with the file."""
+T = TypeVar("T")
+
+
+def _with_text_columns(path: Path, consume: Callable[[pa.RecordBatchReader], T]) -> T | None:
+    """``consume`` given every column as text, a batch at a time; None when only the exact
+    path can be trusted with the file (``consume`` may then have been stopped part way)."""
     import duckdb
 
     connection = connect(large_strings=False)
@@ -114,8 +170,11 @@ def _read_text_columns(path: Path) -> pa.Table | None:
                 for c, _ in columns
             )
             try:
-                return connection.sql(f"SELECT {select} FROM {source}").to_arrow_table()
-            except duckdb.Error as error:
+                query = connection.sql(f"SELECT {select} FROM {source}")
+                return consume(query.to_arrow_reader(ROWS_PER_BATCH))
+            # A value the reader cannot convert part way through the stream arrives as an
+            # OSError from Arrow's reader, carrying DuckDB's message.
+            except (duckdb.Error, OSError) as error:
                 if "unknown key" not in str(error) or sample == SAMPLE_ROWS[-1]:
                     return None
         return None

@@ -2,14 +2,21 @@
 
 Posts whose ``post_type`` is exactly "post", inner-joined on ``posts.ID = statistics.id``,
 sorted by post, statistics date and statistics id, in the contract's column order and types
-(integers int64, dates timestamps, text). One DuckDB query over the two Arrow tables.
+(integers int64, dates timestamps, text). One DuckDB query over the two silver tables.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse_assets.transforms.engine import connect, quote_identifier, release_memory
+from lakehouse_assets.transforms.engine import (
+    ROWS_PER_BATCH,
+    connect,
+    quote_identifier,
+    quote_literal,
+    release_memory,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -48,47 +55,56 @@ def gold_schema() -> pa.Schema:
     return pa.schema([(name, kind(name)) for name in GOLD_COLUMNS])
 
 
-def statistics_postname_table(posts: pa.Table, statistics: pa.Table) -> pa.Table:
-    """The gold table from silver posts and statistics_pages (Arrow in, Arrow out).
+def write_gold_file(posts: Path, statistics: Path, out: Path) -> int:
+    """The gold table from the silver Parquet files, streamed into ``out``; returns its rows.
 
-    The engine joins and orders only row numbers (narrow); the wide columns are then gathered
-    once, already in order, from the inputs: no wide intermediate result, no second copy.
+    DuckDB reads only the columns gold uses, joins, sorts (spilling to disk beyond its memory
+    limit) and hands the result over a batch at a time: bounded memory at any size.
     """
-    import numpy as np
-    import pyarrow as pa
+    from lakehouse_assets.lake.parquet import write_parquet_batches
 
     release_memory()  # what the previous step freed, before this one allocates
-    order = ", ".join(
-        f"{alias}.{quote_identifier(column)} ASC NULLS LAST"
-        for alias, column in (("p", "ID"), ("s", "date"), ("s", "page_id"))
-    )
     connection = connect(large_strings=False)
     try:
-        connection.register(
-            "posts",
-            posts.select(["ID", "post_type"]).append_column(
-                "__row", pa.array(np.arange(posts.num_rows, dtype=np.int64))
-            ),
+        query = _gold_query(
+            f"read_parquet({quote_literal(posts)})", f"read_parquet({quote_literal(statistics)})"
         )
-        connection.register(
-            "statistics",
-            statistics.select(["id", "date", "page_id"]).append_column(
-                "__row", pa.array(np.arange(statistics.num_rows, dtype=np.int64))
-            ),
-        )
-        pairs = connection.sql(
-            "SELECT p.__row AS post_row, s.__row AS statistics_row FROM posts p JOIN statistics s "
-            f'ON p."ID" = s."id" WHERE p.post_type = \'post\' ORDER BY {order}'
-        ).to_arrow_table()
+        reader = connection.sql(query).to_arrow_reader(ROWS_PER_BATCH)
+        schema = gold_schema()
+        return write_parquet_batches(reader, reader.schema, out, lambda b: b.cast(schema))
     finally:
         connection.close()
-    rows = {"posts": pairs.column("post_row"), "statistics": pairs.column("statistics_row")}
-    sources = {"posts": posts, "statistics": statistics}
-    schema = gold_schema()
-    columns = [
-        sources[table].column(column).take(rows[table]).cast(schema.field(name).type)
-        for name, (table, column) in GOLD_COLUMNS.items()
-    ]
-    del pairs, rows
+        release_memory()
+
+
+def statistics_postname_table(posts: pa.Table, statistics: pa.Table) -> pa.Table:
+    """:func:`write_gold_file` for silver tables in memory."""
     release_memory()
-    return pa.Table.from_arrays(columns, schema=schema)
+    connection = connect(large_strings=False)
+    try:
+        connection.register("posts", posts.select(_used(posts, "posts")))
+        connection.register("statistics", statistics.select(_used(statistics, "statistics")))
+        table = connection.sql(_gold_query("posts", "statistics")).to_arrow_table()
+    finally:
+        connection.close()
+        release_memory()
+    return table.cast(gold_schema())
+
+
+def _used(table: pa.Table, name: str) -> list[str]:
+    wanted = {column for source, column in GOLD_COLUMNS.values() if source == name}
+    wanted |= {"ID", "post_type"} if name == "posts" else {"id"}
+    return [c for c in table.schema.names if c in wanted]
+
+
+def _gold_query(posts: str, statistics: str) -> str:
+    alias = {"posts": "p", "statistics": "s"}
+    columns = ", ".join(
+        f"{alias[table]}.{quote_identifier(column)} AS {quote_identifier(name)}"
+        for name, (table, column) in GOLD_COLUMNS.items()
+    )
+    order = ", ".join(f"{quote_identifier(c)} ASC NULLS LAST" for c in SORT_ORDER)
+    return (
+        f'SELECT {columns} FROM {posts} p JOIN {statistics} s ON p."ID" = s."id" '
+        f"WHERE p.post_type = 'post' ORDER BY {order}"
+    )

@@ -2,7 +2,7 @@
 
 Pure functions: the asset decides what to publish from the report they return. A pandas
 DataFrame is typed with pandas (what users see when they hand one in); an Arrow table takes the
-columnar path (:mod:`lakehouse_assets.transforms.silver_arrow`, DuckDB), several times faster and
+columnar path (:mod:`lakehouse_assets.transforms.silver_columnar`, DuckDB), several times faster and
 without a pandas copy, with the same rules and the same report.
 """
 
@@ -88,7 +88,7 @@ def build_silver(bronze: Any, schema: DatasetSchema) -> tuple[Any, SilverReport]
     import pyarrow as pa
 
     if isinstance(bronze, pa.Table):
-        from lakehouse_assets.transforms.silver_arrow import build_silver_arrow
+        from lakehouse_assets.transforms.silver_columnar import build_silver_arrow
 
         return build_silver_arrow(bronze, schema)
     return _build_silver_pandas(bronze, schema)

@@ -144,25 +144,8 @@ def test_silver_and_gold_of_the_fixture_site_agree_with_pandas_and_the_contract(
 def test_the_columnar_reader_takes_raw_snapshot_paths(tmp_path: Path) -> None:
     """Regression: DuckDB read ``ingest_date=…`` in the path as a Hive partition column, and
     every real snapshot fell back to the slow path."""
-    from lakehouse_assets.transforms.bronze import _read_text_columns
+    from lakehouse_assets.transforms.bronze import _with_text_columns
 
-    table = _read_text_columns(write(tmp_path, fixture_tables()["posts"]))
+    path = write(tmp_path, fixture_tables()["posts"])
+    table = _with_text_columns(path, lambda reader: reader.read_all())
     assert table is not None and "ingest_date" not in table.schema.names
-
-
-@pytest.mark.parametrize("order", ["sorted", "one-moved", "shuffled"])
-def test_rows_are_gathered_by_slices_or_one_take(order: str) -> None:
-    import numpy as np
-
-    from lakehouse_assets.transforms.silver_arrow import _gather
-
-    table = pa.table({"n": pa.array(np.arange(20_000))})
-    rows = np.arange(20_000)
-    if order == "one-moved":
-        rows = np.concatenate([rows[:500], rows[501:], [500]])
-    elif order == "shuffled":
-        rows = np.random.default_rng(7).permutation(rows)
-    gathered = _gather(table, rows)
-    assert gathered.column("n").to_numpy().tolist() == rows.tolist()
-    if order == "sorted":
-        assert gathered is table

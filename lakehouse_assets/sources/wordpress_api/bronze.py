@@ -1,16 +1,16 @@
 """Bronze layer: the newest raw snapshot as a Parquet table, all columns kept, as text."""
 
 import dagster as dg
-import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from lakehouse_assets.errors import SourceError
 from lakehouse_assets.lake.resource import LakeResource
 from lakehouse_assets.lake.snapshots import ingested_at, latest_snapshot
+from lakehouse_assets.lake.table_files import StagedTable, staged_table
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS, SOURCE
 from lakehouse_assets.sources.wordpress_api.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
-from lakehouse_assets.transforms.bronze import bronze_table_from_file
+from lakehouse_assets.transforms.bronze import write_bronze_file
 from lakehouse_assets.transforms.schema import DatasetSchema
 
 
@@ -29,7 +29,7 @@ def build_bronze_asset(
         metadata={"preview_excluded": list(schema.preview_excluded), **SNAPSHOT_METADATA},
         partitions_def=partitions,
     )
-    def bronze_table_asset(context: AssetExecutionContext, lake: LakeResource) -> pa.Table:
+    def bronze_table_asset(context: AssetExecutionContext, lake: LakeResource) -> StagedTable:
         store = lake.object_store()
         bucket = lake.bucket("raw")
         day = context.partition_key
@@ -41,10 +41,10 @@ def build_bronze_asset(
             raise SourceError(
                 SOURCE, schema.name, f"raw snapshot key {snapshot.key} has no timestamp"
             )
-        with store.local_copy(bucket, snapshot.key) as path:
-            table = bronze_table_from_file(path, moment, snapshot.key, SOURCE, schema.name)
+        with store.local_copy(bucket, snapshot.key) as path, staged_table() as staged:
+            write_bronze_file(path, staged.path, moment, snapshot.key, SOURCE, schema.name)
         context.add_output_metadata({"raw_snapshot": snapshot.key})
-        return table
+        return staged
 
     return bronze_table_asset
 

@@ -1,6 +1,6 @@
 """Silver layer: typed, cleaned, deduplicated tables, published only when their checks pass.
 
-The checks run on the new table before it is written; a failure is recorded as a failed
+The checks run on the new table before it is published; a failure is recorded as a failed
 blocking check, the step fails, the previous silver table stays in place and gold is not built.
 """
 
@@ -9,15 +9,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from lakehouse_assets.errors import DataContractError
+from lakehouse_assets.lake.table_files import StoredTable, staged_table
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS, SOURCE
 from lakehouse_assets.sources.wordpress_api.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
 from lakehouse_assets.transforms.schema import DatasetSchema
-from lakehouse_assets.transforms.silver import SilverReport, build_silver, silver_arrow
+from lakehouse_assets.transforms.silver import SilverReport
+from lakehouse_assets.transforms.silver_columnar import write_silver_file
 
 CHECKS = {
     "expected_columns": "Every declared column is present.",
@@ -122,11 +123,14 @@ def build_silver_asset(
         partitions_def=partitions,
         check_specs=partitioned_check_specs(key, partitions),
     )
-    def silver_table(context: AssetExecutionContext, bronze: pa.Table) -> Iterator[object]:
-        frame, report = build_silver(bronze, schema)
-        results = check_results(key, schema, report)
+    def silver_table(context: AssetExecutionContext, bronze: StoredTable) -> Iterator[object]:
+        with bronze.local_path() as path, staged_table() as staged:
+            report = write_silver_file(path, staged.path, schema)
+            results = check_results(key, schema, report)
+            failed = [str(r.check_name) for r in results if not r.passed]
+            if failed:
+                staged.discard()  # the new table is never published
         yield from results
-        failed = [str(r.check_name) for r in results if not r.passed]
         if failed:
             raise DataContractError(
                 "silver",
@@ -134,7 +138,7 @@ def build_silver_asset(
                 schema.name,
                 f"failed check(s) {', '.join(failed)}; previous table kept",
             )
-        yield dg.Output(silver_arrow(frame, schema), metadata=report_metadata(report))
+        yield dg.Output(staged, metadata=report_metadata(report))
 
     return silver_table
 

@@ -1,0 +1,481 @@
+"""Bronze → silver with DuckDB, streamed: the same rules and report as the pandas path.
+
+:func:`lakehouse_assets.transforms.silver.build_silver` sends Arrow tables here, and the silver
+assets send bronze Parquet files (:func:`write_silver_file`). Every rule is the pandas path's,
+written as SQL: values are stripped text, empty means missing; integers match ``INTEGER_TEXT``;
+``0000-00-00`` dates are null and counted, well-formed impossible dates (``2024-02-30``) are null
+and counted, other text is unparseable; exact duplicate rows (compared on typed source values)
+keep the last; among rows sharing a key the greatest by ``latest_by`` (nulls smallest), then the
+last, wins; rows come out sorted by key, null keys last.
+
+Memory stays bounded whatever the size: only the key column is typed up front (to find the few
+rows a duplicate can touch), then every row is typed once more on its way out, a batch at a time,
+straight into the output. Sources usually list rows by key already; the output pass checks that
+as it goes and sorts (DuckDB, spilling to disk beyond its limit) only when they do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakehouse_assets.transforms.engine import (
+    ROWS_PER_BATCH,
+    connect,
+    constant_text_type,
+    quote_identifier,
+    quote_literal,
+    release_memory,
+)
+from lakehouse_assets.transforms.schema import DatasetSchema
+from lakehouse_assets.transforms.silver import (
+    DATETIME_TEXT,
+    INGESTION_COLUMNS,
+    INTEGER_TEXT,
+    ZERO_DATE_TEXT,
+    SilverReport,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+#: What Python's ``str.strip()`` removes (``str.isspace``), so both paths strip the same.
+WHITESPACE = "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace())
+STRIP = f"^[{WHITESPACE}]+|[{WHITESPACE}]+$"
+ROW = "__row"
+SNAPSHOT_COLUMN = "_raw_snapshot"
+
+#: Writes a stream of batches somewhere: (batches, their schema, per-batch transform) → rows.
+Sink = Callable[
+    [Iterable["pa.RecordBatch"], "pa.Schema", Callable[["pa.RecordBatch"], "pa.RecordBatch"]], int
+]
+
+
+def _q(name: str) -> str:
+    return quote_identifier(name)
+
+
+def write_silver_file(bronze: Path, out: Path, schema: DatasetSchema) -> SilverReport:
+    """Type, derive and deduplicate the bronze Parquet file into the Parquet file ``out``."""
+    import pyarrow.parquet as pq
+
+    from lakehouse_assets.lake.parquet import file_head, write_parquet_batches
+
+    release_memory()  # what the previous step freed, before this one allocates
+    parquet = pq.ParquetFile(bronze)
+    names = list(parquet.schema_arrow.names)
+    constants = _constant_columns(parquet, file_head(bronze, 1))
+    columns = ", ".join(_q(c) for c in names if c not in constants)
+    relation = (
+        f"(SELECT file_row_number AS {ROW}{', ' if columns else ''}{columns} "
+        f"FROM read_parquet({quote_literal(bronze)}, file_row_number=true))"
+    )
+    connection = connect()
+    try:
+        return _silver(
+            connection,
+            _Input(relation, names, constants, parquet.metadata.num_rows),
+            schema,
+            lambda batches, schema_, transform: write_parquet_batches(
+                batches, schema_, out, transform
+            ),
+        )
+    finally:
+        connection.close()
+        release_memory()
+
+
+def build_silver_arrow(bronze: pa.Table, schema: DatasetSchema) -> tuple[pa.Table, SilverReport]:
+    """:func:`write_silver_file` for a table in memory, returning the silver table."""
+    import numpy as np
+    import pyarrow as pa
+
+    release_memory()
+    names = list(bronze.schema.names)
+    constants = {}
+    for name in INGESTION_COLUMNS:
+        if name in names and (value := _constant(bronze.column(name))) is not None:
+            constants[name] = value
+    kept = bronze.select([c for c in names if c not in constants])
+    for index, field_ in enumerate(kept.schema):
+        if pa.types.is_dictionary(field_.type):
+            kept = kept.set_column(
+                index, field_.name, kept.column(index).cast(field_.type.value_type)
+            )
+    kept = kept.append_column(ROW, pa.array(np.arange(bronze.num_rows, dtype=np.int64)))
+    collected: list[pa.Table] = []
+
+    def collect(
+        batches: Iterable[pa.RecordBatch],
+        schema_: pa.Schema,
+        transform: Callable[[pa.RecordBatch], pa.RecordBatch],
+    ) -> int:
+        empty = transform(pa.RecordBatch.from_pylist([], schema=schema_))
+        out = [b for b in (transform(batch) for batch in batches) if b.num_rows]
+        collected[:] = [pa.Table.from_batches(out, schema=empty.schema)]
+        return collected[0].num_rows
+
+    connection = connect()
+    try:
+        connection.register("bronze_input", kept)
+        report = _silver(
+            connection, _Input("bronze_input", names, constants, bronze.num_rows), schema, collect
+        )
+    finally:
+        connection.close()
+        release_memory()
+    return collected[0], report
+
+
+@dataclass
+class _Input:
+    relation: str  # SQL relation: ROW plus every bronze column not in ``constants``
+    names: list[str]  # the bronze columns, in order
+    constants: dict[str, pa.Scalar]  # ingestion columns holding one value on every row
+    rows: int
+
+
+@dataclass
+class _Typing:
+    """The SQL that types one dataset, and what the output is made of."""
+
+    source: list[str]  # source columns, declared missing ones last
+    base: list[str]  # the relation's columns, missing ones as NULL text
+    typed: list[str]  # ROW, typed source columns, ingestion columns kept in the engine
+    derived: list[str]  # date parts, as "expression AS name"
+    flags: dict[str, str] = field(default_factory=dict)  # "kind:column" → condition
+
+    def view(self, relation: str) -> str:
+        flags = [f"{sql} AS {_q(name)}" for name, sql in self.flags.items()]
+        return (
+            f"SELECT {', '.join(self.typed + flags)} "
+            f"FROM (SELECT {', '.join(self.base)} FROM {relation})"
+        )
+
+
+def _typing(data: _Input, schema: DatasetSchema) -> _Typing:
+    present = [c for c in data.names if c not in data.constants]
+    missing = [c for c in schema.columns if c not in data.names]
+    source = [c for c in data.names if c not in INGESTION_COLUMNS] + missing
+    in_engine = [c for c in INGESTION_COLUMNS if c in present]
+    strip = quote_literal(STRIP)
+    typing = _Typing(
+        source=source,
+        base=[
+            ROW,
+            *(_q(c) for c in present),
+            *(f"CAST(NULL AS VARCHAR) AS {_q(c)}" for c in missing),
+        ],
+        typed=[ROW],
+        derived=[],
+    )
+    for c in source:
+        raw = f"CAST({_q(c)} AS VARCHAR)"
+        # The rules, on stripped text (empty = missing), spelled out for every row that is not
+        # already in canonical form; canonical rows (the usual case) skip the regular expressions.
+        t = f"nullif(regexp_replace({raw}, {strip}, '', 'g'), '')"
+        if c in schema.integers:
+            fast = f"TRY_CAST({raw} AS BIGINT)"
+            canonical = f"coalesce(CAST({fast} AS VARCHAR) = {raw}, false)"
+            ok = f"coalesce(regexp_full_match({t}, {quote_literal(INTEGER_TEXT)}), false)"
+            slow = f"CASE WHEN {ok} THEN TRY_CAST(regexp_replace({t}, '\\.0*$', '') AS BIGINT) END"
+            typing.typed.append(f"CASE WHEN {canonical} THEN {fast} ELSE {slow} END AS {_q(c)}")
+            bad = f"{t} IS NOT NULL AND ({slow}) IS NULL"
+            typing.flags[f"bad:{c}"] = f"CASE WHEN {canonical} THEN false ELSE {bad} END"
+        elif c in schema.datetimes:
+            fast = f"TRY_CAST({raw} AS TIMESTAMP)"
+            canonical = (
+                f"coalesce(CAST({fast} AS VARCHAR) = {raw} "
+                f"OR CAST(CAST({fast} AS DATE) AS VARCHAR) = {raw}, false)"
+            )
+            zero = f"coalesce(regexp_full_match({t}, {quote_literal(ZERO_DATE_TEXT)}), false)"
+            formed = f"coalesce(regexp_full_match({t}, {quote_literal(DATETIME_TEXT)}), false)"
+            well = f"({formed} AND NOT {zero})"
+            slow = f"CASE WHEN {well} THEN TRY_CAST({t} AS TIMESTAMP) END"
+            typing.typed.append(f"CASE WHEN {canonical} THEN {fast} ELSE {slow} END AS {_q(c)}")
+            for kind, condition in (
+                ("zero", zero),
+                ("impossible", f"{well} AND ({slow}) IS NULL"),
+                ("bad", f"{t} IS NOT NULL AND NOT {zero} AND NOT {formed}"),
+            ):
+                typing.flags[f"{kind}:{c}"] = (
+                    f"CASE WHEN {canonical} THEN false ELSE {condition} END"
+                )
+            typing.derived += [
+                f"CAST({_q(c)} AS DATE) AS {_q(c + '_todate')}",
+                f"CAST(year({_q(c)}) AS BIGINT) AS {_q(c + '_year')}",
+                f"CAST(month({_q(c)}) AS BIGINT) AS {_q(c + '_month')}",
+                f"CAST(day({_q(c)}) AS BIGINT) AS {_q(c + '_day')}",
+            ]
+        else:
+            typing.typed.append(f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" if c in missing else _q(c))
+    typing.typed += [_q(c) for c in in_engine]
+    return typing
+
+
+class _UnsortedError(Exception):
+    """The output pass met a row out of key order: sort instead."""
+
+
+def _silver(
+    connection: duckdb.DuckDBPyConnection, data: _Input, schema: DatasetSchema, sink: Sink
+) -> SilverReport:
+    import pyarrow as pa
+
+    report = SilverReport(rows_in=data.rows)
+    missing = [c for c in schema.columns if c not in data.names]
+    if data.rows > 0:
+        report.missing_columns = missing
+    typing = _typing(data, schema)
+    connection.execute(f"CREATE TEMP VIEW typing AS {typing.view(data.relation)}")
+    losers, null_keys = _deduplicate(connection, typing, schema, report, data.relation)
+
+    derived = [_name(d) for d in typing.derived]
+    ingestion = [c for c in INGESTION_COLUMNS if c in data.names]
+    in_engine = [c for c in ingestion if c not in data.constants]
+    out_columns = [*(_q(c) for c in typing.source), *typing.derived, *(_q(c) for c in in_engine)]
+    select = ", ".join([*out_columns, *(_q(f) for f in typing.flags), ROW])
+    order_by = _order(schema, typing.source)
+    counts: dict[str, int] = {}
+    loser_rows = pa.array(losers, type=pa.int64())
+    previous: list[Any] = []  # the last key written, while the order is being checked
+
+    def transform(batch: pa.RecordBatch, optimistic: bool) -> pa.RecordBatch:
+        import pyarrow.compute as pc
+
+        for name in typing.flags:
+            counts[name] = counts.get(name, 0) + int(pc.sum(batch.column(name)).as_py() or 0)
+        if len(loser_rows) and batch.num_rows:  # after counting: the checks see every row
+            batch = batch.filter(pc.invert(pc.is_in(batch.column(ROW), value_set=loser_rows)))
+        if optimistic:
+            _check_order(batch.column(schema.key[0]), previous)
+        batch = batch.select([*typing.source, *derived, *in_engine])
+        return _with_ingestion(batch, ingestion, data.constants)
+
+    ordered = bool(null_keys) or len(schema.key) != 1
+    if not ordered:
+        reader = connection.sql(f"SELECT {select} FROM typing").to_arrow_reader(ROWS_PER_BATCH)
+        try:
+            report.rows_out = sink(reader, reader.schema, lambda b: transform(b, True))
+        except _UnsortedError:
+            ordered = True
+        finally:
+            reader.close()
+    if ordered:
+        counts.clear()
+        reader = connection.sql(f"SELECT {select} FROM typing ORDER BY {order_by}").to_arrow_reader(
+            ROWS_PER_BATCH
+        )
+        report.rows_out = sink(reader, reader.schema, lambda b: transform(b, False))
+    _report_flags(connection, typing, counts, schema, report, data.relation)
+    return report
+
+
+def _order(schema: DatasetSchema, source: list[str]) -> str:
+    """Key order, null keys last in ``latest_by`` order (nulls first), then arrival order."""
+    latest = [c for c in schema.latest_by if c in source]
+    return ", ".join(
+        [f"{_q(k)} ASC NULLS LAST" for k in schema.key]
+        + [f"{_q(c)} ASC NULLS FIRST" for c in latest]
+        + [f"{ROW} ASC"]
+    )
+
+
+def _check_order(keys: pa.Array, previous: list[Any]) -> None:
+    """Raise :class:`_UnsortedError` unless ``keys`` go on strictly ascending from ``previous``."""
+    import pyarrow.compute as pc
+
+    if len(keys) == 0:
+        return
+    if previous and not pc.greater(keys[0], previous[0]).as_py():
+        raise _UnsortedError
+    if len(keys) > 1 and not pc.all(pc.less(keys[:-1], keys[1:])).as_py():
+        raise _UnsortedError
+    previous[:] = [keys[len(keys) - 1]]
+
+
+def _with_ingestion(
+    batch: pa.RecordBatch, ingestion: list[str], constants: dict[str, pa.Scalar]
+) -> pa.RecordBatch:
+    """The ingestion columns last: constants repeated, the snapshot key dictionary-encoded."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {name: batch.column(name) for name in batch.schema.names}
+    for name in ingestion:
+        constant = constants.get(name)
+        if name == SNAPSHOT_COLUMN:
+            columns[name] = (
+                _constant_text(constant.as_py(), batch.num_rows)
+                if constant is not None
+                else pc.dictionary_encode(columns.pop(name).cast(pa.string())).cast(
+                    constant_text_type()
+                )
+            )
+        else:
+            columns[name] = (
+                pa.repeat(constant, batch.num_rows) if constant is not None else columns.pop(name)
+            )
+    return pa.RecordBatch.from_arrays(list(columns.values()), names=list(columns))
+
+
+def _constant_text(value: str, rows: int) -> pa.Array:
+    import pyarrow as pa
+
+    indices = pa.repeat(pa.scalar(0, pa.int32()), rows)
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value], type=pa.string()))
+
+
+def _name(expression: str) -> str:
+    return expression.rsplit(" AS ", 1)[1].strip('"').replace('""', '"')
+
+
+def _constant(column: pa.ChunkedArray) -> pa.Scalar | None:
+    """The column's one value when every row holds it (never null), else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(column) == 0 or column.null_count:
+        return None
+    if pa.types.is_dictionary(column.type):  # bronze's _raw_snapshot: look at the used values
+        used = [chunk.dictionary.take(pc.unique(chunk.indices)) for chunk in column.chunks]
+        values = pc.unique(pa.chunked_array(used, type=column.type.value_type))
+        return values[0] if len(values) == 1 else None
+    bounds = pc.min_max(column)
+    low, high = bounds["min"], bounds["max"]
+    return low.cast(column.type) if low == high else None
+
+
+def _constant_columns(parquet: Any, head: pa.Table) -> dict[str, pa.Scalar]:
+    """Ingestion columns whose Parquet statistics show one value on every row (from the footer)."""
+    import pyarrow as pa
+
+    metadata = parquet.metadata
+    if metadata.num_rows == 0 or metadata.num_row_groups == 0:
+        return {}
+    constants: dict[str, pa.Scalar] = {}
+    for name in INGESTION_COLUMNS:
+        if name not in head.schema.names:
+            continue
+        index = parquet.schema_arrow.get_field_index(name)
+        stats = [
+            metadata.row_group(g).column(index).statistics for g in range(metadata.num_row_groups)
+        ]
+        if all(
+            s is not None and s.has_min_max and s.null_count == 0 and s.min == s.max == stats[0].min
+            for s in stats
+        ):
+            value = head.column(name)[0]
+            if pa.types.is_dictionary(value.type):
+                value = pa.scalar(value.as_py(), value.type.value_type)
+            constants[name] = value
+    return constants
+
+
+def _report_flags(
+    connection: duckdb.DuckDBPyConnection,
+    typing: _Typing,
+    counts: dict[str, int],
+    schema: DatasetSchema,
+    report: SilverReport,
+    relation: str,
+) -> None:
+    for name, count in counts.items():
+        if not count:
+            continue
+        kind, column = name.split(":", 1)
+        if kind == "zero":
+            report.zero_dates[column] = count
+        elif kind == "impossible":
+            report.impossible_dates[column] = count
+        elif column in schema.integers:
+            report.unparseable_integers[column] = count
+        else:
+            report.unparseable_dates[column] = count
+    for column in [*report.unparseable_integers, *report.unparseable_dates]:
+        report.unparseable_examples[column] = _examples(connection, typing, column, relation)
+
+
+def _examples(
+    connection: duckdb.DuckDBPyConnection,
+    typing: _Typing,
+    column: str,
+    relation: str,
+    limit: int = 3,
+) -> list[str]:
+    """The first distinct offending values as the source wrote them (like the pandas path)."""
+    bad = typing.flags[f"bad:{column}"]
+    rows = connection.execute(
+        f"SELECT raw FROM (SELECT {_q(column)} AS raw, min({ROW}) AS first FROM "
+        f"(SELECT {', '.join(typing.base)} FROM {relation}) WHERE {bad} GROUP BY raw) "
+        f"ORDER BY first LIMIT {limit}"
+    ).fetchall()
+    return [str(r[0])[:40] for r in rows]
+
+
+def _deduplicate(
+    connection: duckdb.DuckDBPyConnection,
+    typing: _Typing,
+    schema: DatasetSchema,
+    report: SilverReport,
+    relation: str,
+) -> tuple[Any, int]:
+    """The rows that lose (exact duplicates keep the last, then one row per key), and how many
+    rows have a null key.
+
+    Only rows whose key repeats (or is null) can lose: the key alone is typed for every row to
+    find them, and the duplicate logic runs on those few candidates.
+    """
+    import numpy as np
+
+    key = [_q(c) for c in schema.key]
+    key_list = ", ".join(key) or ROW
+    null_key = " OR ".join(f"{k} IS NULL" for k in key) or "false"
+    run = connection.execute
+    run(
+        f"CREATE TEMP TABLE candidate_rows AS WITH keyed AS "
+        f"(SELECT {ROW}, {key_list} FROM typing), "
+        f"repeated AS (SELECT {key_list} FROM keyed WHERE NOT ({null_key}) "
+        f"GROUP BY {key_list} HAVING count(*) > 1) "
+        f"SELECT {ROW} FROM keyed SEMI JOIN repeated USING ({key_list}) "
+        f"UNION ALL SELECT {ROW} FROM keyed WHERE {null_key}"
+    )
+    if not run("SELECT count(*) FROM candidate_rows").fetchall()[0][0]:
+        return np.array([], dtype=np.int64), 0
+    source = typing.source
+    latest = [_q(c) for c in schema.latest_by if c in source]
+    newest_first = ", ".join([f"{c} DESC NULLS LAST" for c in latest] + [f"{ROW} DESC"])
+    cols = ", ".join(_q(c) for c in source)
+    # Typed again, but only the candidate rows.
+    chosen = f"(SELECT * FROM {relation} WHERE {ROW} IN (SELECT {ROW} FROM candidate_rows))"
+    run(f"CREATE TEMP TABLE candidates AS SELECT {ROW}, {cols} FROM ({typing.view(chosen)})")
+    run(
+        "CREATE TEMP TABLE ranked AS "
+        f"WITH kept AS (SELECT max({ROW}) AS {ROW} FROM candidates GROUP BY {cols}), "
+        f"slim AS (SELECT {ROW}, ({null_key}) AS __null_key, "
+        f"{', '.join([*key, *latest]) or ROW} FROM candidates SEMI JOIN kept USING ({ROW})) "
+        f"SELECT {ROW}, __null_key, CASE WHEN NOT __null_key THEN row_number() OVER "
+        f"(PARTITION BY {key_list} ORDER BY {newest_first}) END AS __rank FROM slim"
+    )
+    counts = run(
+        "SELECT (SELECT count(*) FROM candidates), count(*), count_if(__null_key), "
+        "count_if(__rank = 1) FROM ranked"
+    ).fetchall()[0]
+    candidates, distinct, null_keys, winners = (int(v or 0) for v in counts)
+    report.duplicate_rows_removed = candidates - distinct
+    report.null_keys = null_keys
+    report.superseded_rows_removed = distinct - null_keys - winners
+    report.duplicate_keys = 0  # one winner per non-null key, by construction
+    losers = (
+        connection.sql(
+            f"SELECT {ROW} FROM candidates ANTI JOIN "
+            f"(SELECT {ROW} FROM ranked WHERE __null_key OR __rank = 1) USING ({ROW})"
+        )
+        .to_arrow_table()
+        .column(0)
+        .to_numpy()
+    )
+    return losers, null_keys
