@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+import contextlib
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from queue import Empty, Queue
+from typing import Any, TypeVar
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+T = TypeVar("T")
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 40
@@ -47,14 +53,56 @@ def write_parquet_batches(
     empty = transform(pa.RecordBatch.from_pylist([], schema=schema))
     rows = 0
     with pq.ParquetWriter(path, empty.schema, compression=COMPRESSION) as writer:
-        for batch in batches:
-            out = transform(batch)
+        for out in read_ahead(transform(batch) for batch in batches):
             if out.num_rows:
                 writer.write_batch(out)
                 rows += out.num_rows
         if rows == 0:
             writer.write_batch(empty)
     return rows
+
+
+def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """``items``, produced on a worker thread up to ``depth`` ahead of the consumer.
+
+    Producing a batch (DuckDB parsing or typing) and writing the previous one (Parquet
+    encoding and compression) both release the GIL, so the two overlap on separate cores.
+    An exception in the producer is raised in the consumer; a consumer that stops early
+    stops the producer.
+    """
+    done = object()
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                queue.put(item)
+        except BaseException as error:  # handed to the consumer
+            queue.put(_Raised(error))
+            return
+        queue.put(done)
+
+    worker = threading.Thread(target=produce, name="lakehouse-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not done:
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.05)
+        worker.join()
+
+
+@dataclass(frozen=True)
+class _Raised:
+    error: BaseException
 
 
 #: Asset metadata key: column name → description, shown with each materialization's schema.

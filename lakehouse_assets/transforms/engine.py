@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 #: Ceiling for one transform's working memory; DuckDB spills to temporary files beyond it.
 MEMORY_LIMIT = "1GB"
 #: Rows per record batch (and Parquet row group) when a result is streamed to a file.
-ROWS_PER_BATCH = 1 << 20
+ROWS_PER_BATCH = 1 << 17
 
 
 def connect(*, large_strings: bool = True) -> duckdb.DuckDBPyConnection:

@@ -16,7 +16,7 @@ as it goes and sorts (DuckDB, spilling to disk beyond its limit) only when they 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,10 +48,8 @@ STRIP = f"^[{WHITESPACE}]+|[{WHITESPACE}]+$"
 ROW = "__row"
 SNAPSHOT_COLUMN = "_raw_snapshot"
 
-#: Writes a stream of batches somewhere: (batches, their schema, per-batch transform) → rows.
-Sink = Callable[
-    [Iterable["pa.RecordBatch"], "pa.Schema", Callable[["pa.RecordBatch"], "pa.RecordBatch"]], int
-]
+#: Writes a stream of batches of the given schema somewhere; returns the rows written.
+Sink = Callable[[Iterable["pa.RecordBatch"], "pa.Schema"], int]
 
 
 def _q(name: str) -> str:
@@ -79,9 +77,7 @@ def write_silver_file(bronze: Path, out: Path, schema: DatasetSchema) -> SilverR
             connection,
             _Input(relation, names, constants, parquet.metadata.num_rows),
             schema,
-            lambda batches, schema_, transform: write_parquet_batches(
-                batches, schema_, out, transform
-            ),
+            lambda batches, schema_: write_parquet_batches(batches, schema_, out),
         )
     finally:
         connection.close()
@@ -108,14 +104,8 @@ def build_silver_arrow(bronze: pa.Table, schema: DatasetSchema) -> tuple[pa.Tabl
     kept = kept.append_column(ROW, pa.array(np.arange(bronze.num_rows, dtype=np.int64)))
     collected: list[pa.Table] = []
 
-    def collect(
-        batches: Iterable[pa.RecordBatch],
-        schema_: pa.Schema,
-        transform: Callable[[pa.RecordBatch], pa.RecordBatch],
-    ) -> int:
-        empty = transform(pa.RecordBatch.from_pylist([], schema=schema_))
-        out = [b for b in (transform(batch) for batch in batches) if b.num_rows]
-        collected[:] = [pa.Table.from_batches(out, schema=empty.schema)]
+    def collect(batches: Iterable[pa.RecordBatch], schema_: pa.Schema) -> int:
+        collected[:] = [pa.Table.from_batches(list(batches), schema=schema_)]
         return collected[0].num_rows
 
     connection = connect()
@@ -216,14 +206,27 @@ def _typing(data: _Input, schema: DatasetSchema) -> _Typing:
     return typing
 
 
-class _UnsortedError(Exception):
-    """The output pass met a row out of key order: sort instead."""
+#: Above this many rows out of key order, one sort of everything beats merging them back in.
+MAX_LATE_ROWS = 200_000
+
+
+@dataclass
+class _Plan:
+    """What deduplication decided, and how the output gets into key order."""
+
+    losers: Any  # ROW numbers of rows that lose to another (numpy int64)
+    null_keys: int
+    #: ROW numbers of the few rows that arrive after a greater key (merged back in by key),
+    #: or None when the output must be sorted as a whole.
+    late: Any | None
 
 
 def _silver(
     connection: duckdb.DuckDBPyConnection, data: _Input, schema: DatasetSchema, sink: Sink
 ) -> SilverReport:
+    import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     report = SilverReport(rows_in=data.rows)
     missing = [c for c in schema.columns if c not in data.names]
@@ -231,47 +234,71 @@ def _silver(
         report.missing_columns = missing
     typing = _typing(data, schema)
     connection.execute(f"CREATE TEMP VIEW typing AS {typing.view(data.relation)}")
-    losers, null_keys = _deduplicate(connection, typing, schema, report, data.relation)
+    plan = _deduplicate(connection, typing, schema, report, data.relation)
 
     derived = [_name(d) for d in typing.derived]
     ingestion = [c for c in INGESTION_COLUMNS if c in data.names]
     in_engine = [c for c in ingestion if c not in data.constants]
     out_columns = [*(_q(c) for c in typing.source), *typing.derived, *(_q(c) for c in in_engine)]
     select = ", ".join([*out_columns, *(_q(f) for f in typing.flags), ROW])
-    order_by = _order(schema, typing.source)
     counts: dict[str, int] = {}
-    loser_rows = pa.array(losers, type=pa.int64())
-    previous: list[Any] = []  # the last key written, while the order is being checked
+    late = plan.late if plan.late is not None else np.array([], dtype=np.int64)
+    excluded = pa.array(np.concatenate([plan.losers, late]), type=pa.int64())
 
-    def transform(batch: pa.RecordBatch, optimistic: bool) -> pa.RecordBatch:
-        import pyarrow.compute as pc
-
-        for name in typing.flags:
+    def finish(batch: pa.RecordBatch, exclude: pa.Array, count: bool = True) -> pa.RecordBatch:
+        """Count the checks' flags on every row, drop ``exclude``, keep the output columns."""
+        for name in typing.flags if count else ():
             counts[name] = counts.get(name, 0) + int(pc.sum(batch.column(name)).as_py() or 0)
-        if len(loser_rows) and batch.num_rows:  # after counting: the checks see every row
-            batch = batch.filter(pc.invert(pc.is_in(batch.column(ROW), value_set=loser_rows)))
-        if optimistic:
-            _check_order(batch.column(schema.key[0]), previous)
+        if len(exclude) and batch.num_rows:
+            batch = batch.filter(pc.invert(pc.is_in(batch.column(ROW), value_set=exclude)))
         batch = batch.select([*typing.source, *derived, *in_engine])
         return _with_ingestion(batch, ingestion, data.constants)
 
-    ordered = bool(null_keys) or len(schema.key) != 1
-    if not ordered:
-        reader = connection.sql(f"SELECT {select} FROM typing").to_arrow_reader(ROWS_PER_BATCH)
-        try:
-            report.rows_out = sink(reader, reader.schema, lambda b: transform(b, True))
-        except _UnsortedError:
-            ordered = True
-        finally:
-            reader.close()
-    if ordered:
-        counts.clear()
-        reader = connection.sql(f"SELECT {select} FROM typing ORDER BY {order_by}").to_arrow_reader(
-            ROWS_PER_BATCH
-        )
-        report.rows_out = sink(reader, reader.schema, lambda b: transform(b, False))
+    late_rows = None
+    if len(late):  # the few rows to merge back in, typed first (one open result at a time)
+        connection.register("late_rows", pa.table({ROW: pa.array(late, type=pa.int64())}))
+        chosen = f"(SELECT * FROM {data.relation} WHERE {ROW} IN (SELECT {ROW} FROM late_rows))"
+        late_rows = connection.sql(
+            f"SELECT {select} FROM ({typing.view(chosen)}) ORDER BY {_q(schema.key[0])}"
+        ).to_arrow_table()
+    order = f" ORDER BY {_order(schema, typing.source)}" if plan.late is None else ""
+    reader = connection.sql(f"SELECT {select} FROM typing{order}").to_arrow_reader(ROWS_PER_BATCH)
+    out_schema = finish(pa.RecordBatch.from_pylist([], schema=reader.schema), excluded).schema
+    batches: Iterable[pa.RecordBatch] = (finish(batch, excluded) for batch in reader)
+    if late_rows is not None:
+        nothing = pa.array([], type=pa.int64())
+        # (the main pass counts these rows' flags: it sees every row before dropping them)
+        finished = [finish(b, nothing, count=False) for b in late_rows.to_batches()]
+        late_table = pa.Table.from_batches(finished, schema=out_schema)
+        batches = _merge(batches, late_table, schema.key[0])
+    try:
+        report.rows_out = sink(batches, out_schema)
+    finally:
+        reader.close()
     _report_flags(connection, typing, counts, schema, report, data.relation)
     return report
+
+
+def _merge(batches: Iterable[pa.RecordBatch], late: pa.Table, key: str) -> Iterator[pa.RecordBatch]:
+    """Key-ordered ``batches`` with the key-ordered ``late`` rows merged in, in key order."""
+    import numpy as np
+    import pyarrow as pa
+
+    keys = late.column(key).to_numpy()
+    position = 0
+    for batch in batches:
+        if position < late.num_rows and batch.num_rows:
+            end = int(np.searchsorted(keys, batch.column(key)[-1].as_py(), side="left"))
+            if end > position:
+                merged = pa.concat_tables(
+                    [pa.Table.from_batches([batch]), late.slice(position, end - position)]
+                ).sort_by(key)
+                position = end
+                yield from merged.combine_chunks().to_batches()
+                continue
+        yield batch
+    if position < late.num_rows:
+        yield from late.slice(position).to_batches()
 
 
 def _order(schema: DatasetSchema, source: list[str]) -> str:
@@ -284,17 +311,26 @@ def _order(schema: DatasetSchema, source: list[str]) -> str:
     )
 
 
-def _check_order(keys: pa.Array, previous: list[Any]) -> None:
-    """Raise :class:`_UnsortedError` unless ``keys`` go on strictly ascending from ``previous``."""
-    import pyarrow.compute as pc
+def _late_rows(keyed: pa.Table, key: str, losers: Any, rows: int) -> Any | None:
+    """ROW numbers of the rows that arrive after a greater key, losers aside (None: too many
+    to merge, or a key that is not an integer; the output is then sorted as a whole)."""
+    import numpy as np
+    import pyarrow as pa
 
-    if len(keys) == 0:
-        return
-    if previous and not pc.greater(keys[0], previous[0]).as_py():
-        raise _UnsortedError
-    if len(keys) > 1 and not pc.all(pc.less(keys[:-1], keys[1:])).as_py():
-        raise _UnsortedError
-    previous[:] = [keys[len(keys) - 1]]
+    if not pa.types.is_integer(keyed.schema.field(key).type) or keyed.column(key).null_count:
+        return None
+    numbers = keyed.column(ROW).to_numpy()
+    keys = keyed.column(key).to_numpy()
+    if len(losers):
+        keep = ~np.isin(numbers, losers)
+        numbers, keys = numbers[keep], keys[keep]
+    if len(keys) < 2:
+        return np.array([], dtype=np.int64)
+    if not bool((numbers[1:] > numbers[:-1]).all()):
+        return None  # not in arrival order: nothing to lean on
+    highest = np.maximum.accumulate(keys)
+    late = numbers[np.flatnonzero(keys[1:] <= highest[:-1]) + 1]
+    return late if len(late) <= max(MAX_LATE_ROWS, rows // 100) else None
 
 
 def _with_ingestion(
@@ -422,12 +458,12 @@ def _deduplicate(
     schema: DatasetSchema,
     report: SilverReport,
     relation: str,
-) -> tuple[Any, int]:
-    """The rows that lose (exact duplicates keep the last, then one row per key), and how many
-    rows have a null key.
+) -> _Plan:
+    """Which rows lose (exact duplicates keep the last, then one row per key), and how the
+    rest gets into key order.
 
     Only rows whose key repeats (or is null) can lose: the key alone is typed for every row to
-    find them, and the duplicate logic runs on those few candidates.
+    find them (a narrow table), and the duplicate logic runs on those few candidates.
     """
     import numpy as np
 
@@ -435,16 +471,38 @@ def _deduplicate(
     key_list = ", ".join(key) or ROW
     null_key = " OR ".join(f"{k} IS NULL" for k in key) or "false"
     run = connection.execute
+    keyed = connection.sql(f"SELECT {ROW}, {key_list} FROM typing").to_arrow_table()
+    connection.register("keyed", keyed)
     run(
-        f"CREATE TEMP TABLE candidate_rows AS WITH keyed AS "
-        f"(SELECT {ROW}, {key_list} FROM typing), "
+        f"CREATE TEMP TABLE candidate_rows AS WITH "
         f"repeated AS (SELECT {key_list} FROM keyed WHERE NOT ({null_key}) "
         f"GROUP BY {key_list} HAVING count(*) > 1) "
         f"SELECT {ROW} FROM keyed SEMI JOIN repeated USING ({key_list}) "
         f"UNION ALL SELECT {ROW} FROM keyed WHERE {null_key}"
     )
-    if not run("SELECT count(*) FROM candidate_rows").fetchall()[0][0]:
-        return np.array([], dtype=np.int64), 0
+    losers = np.array([], dtype=np.int64)
+    null_keys = 0
+    if run("SELECT count(*) FROM candidate_rows").fetchall()[0][0]:
+        losers, null_keys = _losers(connection, typing, schema, report, relation)
+    connection.unregister("keyed")
+    late = None
+    if len(schema.key) == 1 and not null_keys:
+        late = _late_rows(keyed, schema.key[0], losers, keyed.num_rows)
+    return _Plan(losers, null_keys, late)
+
+
+def _losers(
+    connection: duckdb.DuckDBPyConnection,
+    typing: _Typing,
+    schema: DatasetSchema,
+    report: SilverReport,
+    relation: str,
+) -> tuple[Any, int]:
+    """The losing rows among the candidates, and how many rows have a null key."""
+    key = [_q(c) for c in schema.key]
+    key_list = ", ".join(key) or ROW
+    null_key = " OR ".join(f"{k} IS NULL" for k in key) or "false"
+    run = connection.execute
     source = typing.source
     latest = [_q(c) for c in schema.latest_by if c in source]
     newest_first = ", ".join([f"{c} DESC NULLS LAST" for c in latest] + [f"{ROW} DESC"])
