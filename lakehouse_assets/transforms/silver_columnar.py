@@ -311,26 +311,51 @@ def _order(schema: DatasetSchema, source: list[str]) -> str:
     )
 
 
-def _late_rows(keyed: pa.Table, key: str, losers: Any, rows: int) -> Any | None:
+def _late_rows(
+    connection: duckdb.DuckDBPyConnection, key: str, losers: Any, rows: int
+) -> Any | None:
     """ROW numbers of the rows that arrive after a greater key, losers aside (None: too many
-    to merge, or a key that is not an integer; the output is then sorted as a whole)."""
+    to merge, or a key that is not an integer; the output is then sorted as a whole).
+
+    One pass over the narrow ``keyed`` table, a batch at a time, carrying the greatest key
+    seen so far: memory stays small whatever the row count.
+    """
     import numpy as np
     import pyarrow as pa
 
-    if not pa.types.is_integer(keyed.schema.field(key).type) or keyed.column(key).null_count:
-        return None
-    numbers = keyed.column(ROW).to_numpy()
-    keys = keyed.column(key).to_numpy()
-    if len(losers):
-        keep = ~np.isin(numbers, losers)
-        numbers, keys = numbers[keep], keys[keep]
-    if len(keys) < 2:
-        return np.array([], dtype=np.int64)
-    if not bool((numbers[1:] > numbers[:-1]).all()):
-        return None  # not in arrival order: nothing to lean on
-    highest = np.maximum.accumulate(keys)
-    late = numbers[np.flatnonzero(keys[1:] <= highest[:-1]) + 1]
-    return late if len(late) <= max(MAX_LATE_ROWS, rows // 100) else None
+    reader = connection.sql(f"SELECT {ROW}, {_q(key)} FROM keyed").to_arrow_reader(ROWS_PER_BATCH)
+    try:
+        if not pa.types.is_integer(reader.schema.field(1).type):
+            return None
+        limit = max(MAX_LATE_ROWS, rows // 100)
+        late: list[Any] = []
+        found = 0
+        highest: int | None = None
+        last_row = -1
+        for batch in reader:
+            numbers = batch.column(0).to_numpy()
+            keys = batch.column(1).to_numpy()
+            if len(losers):
+                keep = ~np.isin(numbers, losers)
+                numbers, keys = numbers[keep], keys[keep]
+            if not len(keys):
+                continue
+            if numbers[0] <= last_row or not bool((numbers[1:] > numbers[:-1]).all()):
+                return None  # not in arrival order: nothing to lean on
+            running = np.maximum.accumulate(keys)
+            mask = np.zeros(len(keys), dtype=bool)
+            mask[1:] = keys[1:] <= running[:-1]  # a greater key came earlier in this batch
+            if highest is not None:
+                mask |= keys <= highest  # or in an earlier batch
+            late.append(numbers[mask])
+            found += int(mask.sum())
+            if found > limit:
+                return None
+            highest = int(running[-1]) if highest is None else max(highest, int(running[-1]))
+            last_row = int(numbers[-1])
+        return np.concatenate(late) if late else np.array([], dtype=np.int64)
+    finally:
+        reader.close()
 
 
 def _with_ingestion(
@@ -471,8 +496,7 @@ def _deduplicate(
     key_list = ", ".join(key) or ROW
     null_key = " OR ".join(f"{k} IS NULL" for k in key) or "false"
     run = connection.execute
-    keyed = connection.sql(f"SELECT {ROW}, {key_list} FROM typing").to_arrow_table()
-    connection.register("keyed", keyed)
+    run(f"CREATE TEMP TABLE keyed AS SELECT {ROW}, {key_list} FROM typing")
     run(
         f"CREATE TEMP TABLE candidate_rows AS WITH "
         f"repeated AS (SELECT {key_list} FROM keyed WHERE NOT ({null_key}) "
@@ -484,10 +508,11 @@ def _deduplicate(
     null_keys = 0
     if run("SELECT count(*) FROM candidate_rows").fetchall()[0][0]:
         losers, null_keys = _losers(connection, typing, schema, report, relation)
-    connection.unregister("keyed")
     late = None
     if len(schema.key) == 1 and not null_keys:
-        late = _late_rows(keyed, schema.key[0], losers, keyed.num_rows)
+        rows = run("SELECT count(*) FROM keyed").fetchall()[0][0]
+        late = _late_rows(connection, schema.key[0], losers, int(rows))
+    run("DROP TABLE keyed")
     return _Plan(losers, null_keys, late)
 
 
