@@ -11,7 +11,8 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from lakehouse_assets.errors import SourceError
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 TOTAL_PAGES_HEADER = "X-WP-TotalPages"
 TOTAL_ROWS_HEADER = "X-WP-Total"
+#: Downloaded pages are validated in groups of about this many bytes, on a worker thread,
+#: while the next pages download (one columnar pass per group).
+VALIDATION_GROUP_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -143,16 +147,17 @@ class JsonArrayClient:
 
         Paging follows WordPress: ``X-WP-TotalPages`` says how many pages to ask for, and the
         row count is checked against ``X-WP-Total`` so a result is never silently truncated.
-        Pages stream to ``dest``; the file is then validated in one columnar pass
-        (:func:`count_json_objects`), and only when that pass objects is each page parsed with
-        ``json`` to name the page and position of the problem.
+        Pages stream to ``dest``; groups of pages are validated by a columnar pass
+        (:func:`count_json_objects`) on a worker thread while later pages download, and only
+        when a pass objects is each page parsed with ``json`` to name the page and position of
+        the problem.
         """
         response, attempts = self._get(source, dataset, url, 1, {})
         total_pages = _int_header(response, TOTAL_PAGES_HEADER, source, dataset) or 1
         expected_rows = _int_header(response, TOTAL_ROWS_HEADER, source, dataset)
         digest = hashlib.sha256()
         pages: list[tuple[int, int]] = []  # each page's elements: (start, end) offsets in dest
-        with open(dest, "wb") as out:
+        with open(dest, "wb") as out, _GroupValidator(dest.parent) as groups:
 
             def write(chunk: bytes) -> None:
                 out.write(chunk)
@@ -179,12 +184,13 @@ class JsonArrayClient:
                         start = out.tell()
                         write(inner)
                         pages.append((start, out.tell()))
+                        groups.add(inner)
                     else:
                         pages.append((out.tell(), out.tell()))
                 write(b"]")
             out.flush()
             size = out.tell()
-        rows = count_json_objects(dest)
+            rows = groups.total() if total_pages > 1 else count_json_objects(dest)
         if rows is None:
             rows = _validate_pages(dest, pages, source, dataset)
         if expected_rows is not None and rows != expected_rows:
@@ -192,6 +198,69 @@ class JsonArrayClient:
                 source, dataset, f"got {rows} rows but the endpoint announced {expected_rows}"
             )
         return JsonArrayDownload(dest, rows, total_pages, size, digest.hexdigest(), attempts)
+
+
+@dataclass
+class _GroupValidator:
+    """Counts the objects of downloaded pages, a group of pages at a time, on a worker thread.
+
+    Each group is written to its own small JSON array file beside the download and counted by
+    :func:`count_json_objects` while the next pages arrive, so validating overlaps the network
+    wait instead of following it.
+    """
+
+    directory: Path
+    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1))
+    _counts: list[Future[int | None]] = field(default_factory=list)
+    _group: Any = None
+    _size: int = 0
+
+    def __enter__(self) -> _GroupValidator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._group is not None:  # the download failed part way through a group
+            self._group.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for index in range(len(self._counts) + 1):  # groups never counted (a failed download)
+            self._path(index).unlink(missing_ok=True)
+
+    def _path(self, index: int) -> Path:
+        return self.directory / f"validate-{index}.json"
+
+    def add(self, elements: bytes) -> None:
+        """One page's elements (what lies between its brackets, non-empty)."""
+        if self._group is None:
+            path = self._path(len(self._counts))
+            self._group = open(path, "wb")  # noqa: SIM115 - closed by _submit or __exit__
+            self._group.write(b"[")
+            self._size = 0
+        else:
+            self._group.write(b",")
+        self._group.write(elements)
+        self._size += len(elements)
+        if self._size >= VALIDATION_GROUP_BYTES:
+            self._submit()
+
+    def _submit(self) -> None:
+        group, self._group = self._group, None
+        group.write(b"]")
+        group.close()
+        self._counts.append(self._pool.submit(_count_and_remove, Path(group.name)))
+
+    def total(self) -> int | None:
+        """Objects in every page added, or None unless all of them are arrays of objects."""
+        if self._group is not None:
+            self._submit()
+        counts = [future.result() for future in self._counts]
+        return None if any(c is None for c in counts) else sum(c or 0 for c in counts)
+
+
+def _count_and_remove(path: Path) -> int | None:
+    try:
+        return count_json_objects(path)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _array_elements(body: bytes) -> bytes | None:

@@ -26,6 +26,13 @@ def server() -> Iterator[ScriptedServer]:
         yield running
 
 
+@pytest.fixture(autouse=True, params=["one-group", "group-per-page"])
+def validation_groups(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages are validated in groups on a worker thread: as one group, and one per page."""
+    if request.param == "group-per-page":
+        monkeypatch.setattr("lakehouse_assets.resources.json_api.VALIDATION_GROUP_BYTES", 1)
+
+
 def pages(server: ScriptedServer, *bodies: bytes, total: int) -> None:
     headers = {"X-WP-TotalPages": str(len(bodies)), "X-WP-Total": str(total)}
     server.add(PATH, *(Scripted(200, body, headers) for body in bodies))
@@ -53,6 +60,7 @@ def test_pages_are_joined_counted_and_hashed_as_one_array(
     assert json.loads(body) == PAGE_1 + PAGE_3
     assert (result.rows, result.pages, result.size_bytes) == (3, 3, len(body))
     assert result.sha256 == hashlib.sha256(body).hexdigest()
+    assert [p.name for p in tmp_path.iterdir()] == ["o"]  # the groups' files are gone
 
 
 @pytest.mark.parametrize(
@@ -74,6 +82,7 @@ def test_a_bad_page_is_named_with_the_problem(
     assert problem in str(raised.value)
     if bad_page.startswith(b"<"):
         assert "looks like an HTML page" in str(raised.value)
+    assert not list(tmp_path.glob("validate-*"))
 
 
 @pytest.mark.parametrize(
