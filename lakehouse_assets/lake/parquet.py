@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
-from queue import Empty, Queue
-from typing import Any, TypeVar
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-T = TypeVar("T")
+from lakehouse_assets.read_ahead import read_ahead
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 40
@@ -60,49 +56,6 @@ def write_parquet_batches(
         if rows == 0:
             writer.write_batch(empty)
     return rows
-
-
-def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """``items``, produced on a worker thread up to ``depth`` ahead of the consumer.
-
-    Producing a batch (DuckDB parsing or typing) and writing the previous one (Parquet
-    encoding and compression) both release the GIL, so the two overlap on separate cores.
-    An exception in the producer is raised in the consumer; a consumer that stops early
-    stops the producer.
-    """
-    done = object()
-    queue: Queue[Any] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                queue.put(item)
-        except BaseException as error:  # handed to the consumer
-            queue.put(_Raised(error))
-            return
-        queue.put(done)
-
-    worker = threading.Thread(target=produce, name="lakehouse-read-ahead", daemon=True)
-    worker.start()
-    try:
-        while (item := queue.get()) is not done:
-            if isinstance(item, _Raised):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            with contextlib.suppress(Empty):
-                queue.get(timeout=0.05)
-        worker.join()
-
-
-@dataclass(frozen=True)
-class _Raised:
-    error: BaseException
 
 
 #: Asset metadata key: column name → description, shown with each materialization's schema.

@@ -10,7 +10,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from lakehouse_assets.errors import SourceError
+from lakehouse_assets.read_ahead import read_ahead
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 TOTAL_PAGES_HEADER = "X-WP-TotalPages"
@@ -26,6 +27,7 @@ TOTAL_ROWS_HEADER = "X-WP-Total"
 #: Downloaded pages are validated in groups of about this many bytes, on a worker thread,
 #: while the next pages download (one columnar pass per group).
 VALIDATION_GROUP_BYTES = 64 * 2**20
+BODY_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,12 @@ class JsonArrayClient:
             retry_after: float | None = None
             try:
                 response = self.session.get(
-                    url, params=params or None, timeout=self.timeout_seconds
+                    url, params=params or None, timeout=self.timeout_seconds, stream=True
                 )
+                with response:
+                    if response.status_code == 200:
+                        # Read in large chunks: requests' own .content reads 10 KB at a time.
+                        response._content = b"".join(response.iter_content(BODY_CHUNK_BYTES))
             except requests.Timeout:
                 problem = f"timed out after {self.timeout_seconds:g}s on page {page}"
             except requests.ConnectionError:
@@ -142,11 +148,21 @@ class JsonArrayClient:
             self.sleep(delay)
             waited += delay
 
+    def _later_pages(
+        self, source: str, dataset: str, url: str, first: requests.Response, total_pages: int
+    ) -> Iterator[tuple[int, requests.Response, int]]:
+        """(page, response, extra attempts) for every page, the first one already fetched."""
+        yield 1, first, 0
+        for page in range(2, total_pages + 1):
+            response, tries = self._get(source, dataset, url, page, {"page": str(page)})
+            yield page, response, tries
+
     def download(self, source: str, dataset: str, url: str, dest: Path) -> JsonArrayDownload:
         """Every page of the endpoint, validated, written to ``dest`` as one JSON array.
 
         Paging follows WordPress: ``X-WP-TotalPages`` says how many pages to ask for, and the
         row count is checked against ``X-WP-Total`` so a result is never silently truncated.
+        The next page is fetched on a worker thread while the current one is written.
         Pages stream to ``dest``; groups of pages are validated by a columnar pass
         (:func:`count_json_objects`) on a worker thread while later pages download, and only
         when a pass objects is each page parsed with ``json`` to name the page and position of
@@ -168,11 +184,10 @@ class JsonArrayClient:
             else:
                 write(b"[")
                 wrote = False
-                for page in range(1, total_pages + 1):
-                    if page > 1:
-                        response, tries = self._get(source, dataset, url, page, {"page": str(page)})
-                        attempts += tries
-                    body = response.content
+                fetched = read_ahead(self._later_pages(source, dataset, url, response, total_pages))
+                for page, page_response, tries in fetched:
+                    attempts += tries
+                    body = page_response.content
                     inner = _array_elements(body)
                     if inner is None:  # not an array at all: let the exact parser say what it is
                         parse_json_array(body, source, dataset, page)

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse_assets.lake.parquet import read_ahead, write_parquet
+from lakehouse_assets.lake.parquet import write_parquet
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS
 from lakehouse_assets.transforms import silver_columnar
 from lakehouse_assets.transforms.bronze import bronze_table, write_bronze_file
@@ -125,38 +125,6 @@ def test_gold_file_equals_gold_in_memory(tmp_path: Path) -> None:
     rows = write_gold_file(tmp_path / "posts.parquet", tmp_path / "statistics_pages.parquet", out)
     expected = statistics_postname_table(silver["posts"], silver["statistics_pages"])
     assert rows == expected.num_rows > 7 and pq.read_table(out).equals(expected)
-
-
-def test_read_ahead_hands_on_items_and_the_producers_error() -> None:
-    assert list(read_ahead(iter(range(100)))) == list(range(100))
-
-    def failing() -> Any:
-        yield 1
-        raise ValueError("producer broke")
-
-    seen = []
-    with pytest.raises(ValueError, match="producer broke"):
-        for item in read_ahead(failing()):
-            seen.append(item)
-    assert seen == [1]
-
-
-def test_read_ahead_stops_its_producer_when_the_consumer_stops() -> None:
-    produced = []
-
-    def endless() -> Any:
-        n = 0
-        while True:
-            produced.append(n)
-            yield n
-            n += 1
-
-    for item in read_ahead(endless(), depth=2):
-        if item == 3:
-            break
-    count = len(produced)
-    assert count <= 3 + 1 + 2 + 1  # the consumer's items, the queue, one in hand
-    assert len(produced) == count  # and nothing more after the stop
 
 
 def test_empty_bronze_gives_an_empty_silver_file_with_the_schema(tmp_path: Path) -> None:
