@@ -8,7 +8,7 @@ transport under the session differs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,11 +26,21 @@ class SiteResponder(Protocol):
 
 
 class SampleSiteAdapter(BaseAdapter):
-    """A ``requests`` transport adapter answering GETs from an in-process site."""
+    """A ``requests`` transport adapter answering GETs from an in-process site.
 
-    def __init__(self, site: SiteResponder):
+    Given a factory, the site is built on the first request only: a run whose endpoints are
+    all real never pays for generating the sample.
+    """
+
+    def __init__(self, site: SiteResponder | Callable[[], SiteResponder]):
         super().__init__()
-        self.site = site
+        self._site = site
+
+    @property
+    def site(self) -> SiteResponder:
+        if callable(self._site):
+            self._site = self._site()
+        return self._site
 
     def send(  # the transport options (timeout, verify, proxies) do not apply in-process
         self, request: requests.PreparedRequest, *args: Any, **kwargs: Any

@@ -18,3 +18,11 @@ def test_a_child_reports_its_own_peak_not_its_parents() -> None:
         [sys.executable, "-c", CHILD], capture_output=True, text=True, check=True, timeout=60
     )
     assert int(out.stdout) < 200 * 2**20 < len(held)
+
+
+def test_the_memory_target_is_1_gib_at_the_default_scale_and_2_gib_above() -> None:
+    from lakehouse_assets.bench import DEFAULT_STATISTICS_ROWS
+    from lakehouse_assets.bench.runner import peak_rss_limit
+
+    assert peak_rss_limit(DEFAULT_STATISTICS_ROWS) == 2**30
+    assert peak_rss_limit(10 * DEFAULT_STATISTICS_ROWS) == 2 * 2**30

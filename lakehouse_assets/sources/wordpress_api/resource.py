@@ -17,7 +17,7 @@ class WordPressApiResource(HttpApiResource):
         if self.serve_packaged_sample:
             from lakehouse_assets.sources.wordpress_api.sample_site import SAMPLE_HOST, sample_site
 
-            session.mount(f"http://{SAMPLE_HOST}/", SampleSiteAdapter(sample_site()))
+            session.mount(f"http://{SAMPLE_HOST}/", SampleSiteAdapter(sample_site))
 
     def exempt_hosts(self) -> list[str]:
         if self.serve_packaged_sample:
