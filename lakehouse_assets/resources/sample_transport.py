@@ -8,6 +8,7 @@ transport under the session differs.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -53,7 +54,8 @@ class SampleSiteAdapter(BaseAdapter):
         response = requests.Response()
         response.status_code = status
         response.headers = CaseInsensitiveDict(headers)
-        response._content = body
+        # A body to read, as a real transport gives: streamed reads and close() both work.
+        response.raw = io.BytesIO(body)
         response.url = request.url or ""
         response.request = request
         response.encoding = "utf-8"
