@@ -104,9 +104,9 @@ class LakeIOManager(dg.ConfigurableIOManager):
         if snapshot:
             metadata["snapshot_uri"] = dg.MetadataValue.path(store.uri(bucket, key))
             metadata["is_current_table"] = current
+        # (No log line: the materialization event carries the rows and the location, and every
+        # stored event costs a database commit.)
         context.add_output_metadata(metadata)
-        rows = metadata["dagster/row_count"]
-        context.log.info(f"{address.label}: {rows} rows → {store.uri(bucket, key)}")
 
     def load_input(self, context: dg.InputContext) -> Any:
         address, key, _ = self._location(context)
