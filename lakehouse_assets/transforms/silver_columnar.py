@@ -8,10 +8,12 @@ and counted, other text is unparseable; exact duplicate rows (compared on typed 
 keep the last; among rows sharing a key the greatest by ``latest_by`` (nulls smallest), then the
 last, wins; rows come out sorted by key, null keys last.
 
-Memory stays bounded whatever the size: only the key column is typed up front (to find the few
-rows a duplicate can touch), then every row is typed once more on its way out, a batch at a time,
-straight into the output. Sources usually list rows by key already; the output pass checks that
-as it goes and sorts (DuckDB, spilling to disk beyond its limit) only when they do not.
+Memory stays bounded whatever the size: only the key column is typed up front, into a narrow
+table, to find the few rows a duplicate can touch and the few that arrive after a greater key;
+then every row is typed once more on its way out, a batch at a time, straight into the output,
+with those late rows merged back in by key. Sources usually list rows by key already; only one
+that does not (more than ``MAX_LATE_ROWS`` out of place) is sorted as a whole, by DuckDB,
+spilling to disk beyond its memory limit.
 """
 
 from __future__ import annotations
