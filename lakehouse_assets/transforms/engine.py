@@ -8,6 +8,9 @@ code location stays cheap.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,12 +23,21 @@ MEMORY_LIMIT = "1GB"
 ROWS_PER_BATCH = 1 << 17
 
 
+def spill_directory() -> Path:
+    """Where DuckDB spills beyond its memory limit: the system's temporary directory (DuckDB's
+    own default is ``.tmp`` under the working directory, which a deployment may not let us
+    write), one folder per process."""
+    return Path(tempfile.gettempdir()) / f"lakehouse-duckdb-{os.getpid()}"
+
+
 def connect(*, large_strings: bool = True) -> duckdb.DuckDBPyConnection:
     """A private in-memory database in UTC; strings exported as ``large_string`` (pandas'
     choice, so silver's schema is the same whichever path typed it) unless told otherwise."""
     import duckdb
 
-    connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
+    connection = duckdb.connect(
+        config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill_directory())}
+    )
     connection.execute(f"SET arrow_large_buffer_size = {str(large_strings).lower()}")
     connection.execute("SET preserve_insertion_order = true")
     connection.execute("SET TimeZone = 'UTC'")

@@ -132,3 +132,19 @@ def test_empty_bronze_gives_an_empty_silver_file_with_the_schema(tmp_path: Path)
     assert got.num_rows == 0 and report.rows_out == 0
     assert {"id", "at_todate", "_raw_snapshot"} <= set(got.schema.names)
     assert isinstance(got.schema.field("_raw_snapshot").type, pa.DictionaryType)
+
+
+def test_the_engine_spills_to_the_temporary_directory_not_the_working_directory() -> None:
+    """DuckDB's default is ``.tmp`` under the working directory, which a deployment's
+    container may not let us write: a sort or join beyond the memory limit would fail there."""
+    import tempfile
+
+    from lakehouse_assets.transforms.engine import connect, spill_directory
+
+    connection = connect()
+    try:
+        setting = connection.sql("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    finally:
+        connection.close()
+    assert Path(setting) == spill_directory()
+    assert spill_directory().parent == Path(tempfile.gettempdir())
