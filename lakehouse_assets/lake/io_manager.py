@@ -94,13 +94,13 @@ class LakeIOManager(dg.ConfigurableIOManager):
             if current:
                 store.put_file(bucket, address.table_key(), path)
         uri = self.lake.table_uri(address)
+        parquet = pq.ParquetFile(path)
         if current:
-            schema = pq.read_schema(path)
-            self.catalog.register_table(address, uri, schema, _description(context))
+            self.catalog.register_table(address, uri, parquet.schema_arrow, _description(context))
         definition = context.definition_metadata or {}
         excluded = set(definition.get("preview_excluded", []))
         descriptions = definition.get(COLUMN_DESCRIPTIONS_METADATA)
-        metadata = file_metadata(path, uri, info.size, excluded, descriptions)
+        metadata = file_metadata(parquet, uri, info.size, excluded, descriptions)
         if snapshot:
             metadata["snapshot_uri"] = dg.MetadataValue.path(store.uri(bucket, key))
             metadata["is_current_table"] = current

@@ -93,29 +93,27 @@ def preview_markdown(
     return "\n".join(lines)
 
 
-def file_head(path: Path, rows: int = PREVIEW_ROWS) -> pa.Table:
+def file_head(parquet: pq.ParquetFile, rows: int = PREVIEW_ROWS) -> pa.Table:
     """The first ``rows`` rows of a Parquet file, reading no more than its first row group."""
-    parquet = pq.ParquetFile(path)
     for batch in parquet.iter_batches(batch_size=rows):
         return pa.Table.from_batches([batch])
     return parquet.schema_arrow.empty_table()
 
 
 def file_metadata(
-    path: Path,
+    parquet: pq.ParquetFile,
     uri: str,
     size_bytes: int,
     preview_excluded: Collection[str] = (),
     descriptions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Row count, schema and preview of a Parquet file, from its footer and first rows only."""
-    parquet = pq.ParquetFile(path)
     return {
         "dagster/row_count": parquet.metadata.num_rows,
         "dagster/column_schema": table_schema(parquet.schema_arrow, descriptions),
         "dagster/uri": dg.MetadataValue.path(uri),
         "size_bytes": size_bytes,
         "preview": dg.MetadataValue.md(
-            preview_markdown(file_head(path), excluded=preview_excluded)
+            preview_markdown(file_head(parquet), excluded=preview_excluded)
         ),
     }

@@ -67,7 +67,7 @@ def write_silver_file(bronze: Path, out: Path, schema: DatasetSchema) -> SilverR
     release_memory()  # what the previous step freed, before this one allocates
     parquet = pq.ParquetFile(bronze)
     names = list(parquet.schema_arrow.names)
-    constants = _constant_columns(parquet, file_head(bronze, 1))
+    constants = _constant_columns(parquet, file_head(parquet, 1))
     columns = ", ".join(_q(c) for c in names if c not in constants)
     relation = (
         f"(SELECT file_row_number AS {ROW}{', ' if columns else ''}{columns} "
