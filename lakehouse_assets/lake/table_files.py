@@ -61,7 +61,3 @@ class StoredTable:
         """The table's Parquet file on local disk (the file itself locally, a download on S3)."""
         with self.store.local_copy(self.bucket, self.key) as path:
             yield path
-
-    @property
-    def uri(self) -> str:
-        return self.store.uri(self.bucket, self.key)

@@ -17,6 +17,7 @@ from lakehouse_assets.transforms.engine import (
     ROWS_PER_BATCH,
     connect,
     constant_text,
+    constant_text_array,
     quote_identifier,
     quote_literal,
     release_memory,
@@ -74,14 +75,11 @@ def _ingestion_columns(
     import pyarrow as pa
 
     moment = pa.scalar(ingested_at, type=pa.timestamp("us", tz="UTC"))
-    zero = pa.scalar(0, pa.int32())
-    values = pa.array([snapshot], type=pa.string())
 
     def add(batch: pa.RecordBatch) -> pa.RecordBatch:
         rows = batch.num_rows
-        snapshots = pa.DictionaryArray.from_arrays(pa.repeat(zero, rows), values)
         return pa.RecordBatch.from_arrays(
-            [*batch.columns, pa.repeat(moment, rows), snapshots],
+            [*batch.columns, pa.repeat(moment, rows), constant_text_array(snapshot, rows)],
             names=[*batch.schema.names, "_ingested_at", "_raw_snapshot"],
         )
 

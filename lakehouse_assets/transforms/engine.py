@@ -94,6 +94,14 @@ def constant_text(value: str, length: int) -> pa.ChunkedArray:
     )
 
 
+def constant_text_array(value: str, length: int) -> pa.Array:
+    """:func:`constant_text` as one array, for a record batch."""
+    import pyarrow as pa
+
+    indices = pa.repeat(pa.scalar(0, pa.int32()), length)
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value], type=pa.string()))
+
+
 def as_constant_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     """Any text column in the dictionary-encoded form (``constant_text_type``)."""
     import pyarrow as pa

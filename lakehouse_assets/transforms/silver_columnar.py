@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse_assets.transforms.engine import (
     ROWS_PER_BATCH,
+    as_constant_text,
     connect,
-    constant_text_type,
+    constant_text_array,
     quote_identifier,
     quote_literal,
     release_memory,
@@ -365,31 +366,21 @@ def _with_ingestion(
 ) -> pa.RecordBatch:
     """The ingestion columns last: constants repeated, the snapshot key dictionary-encoded."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     columns = {name: batch.column(name) for name in batch.schema.names}
     for name in ingestion:
         constant = constants.get(name)
         if name == SNAPSHOT_COLUMN:
             columns[name] = (
-                _constant_text(constant.as_py(), batch.num_rows)
+                constant_text_array(constant.as_py(), batch.num_rows)
                 if constant is not None
-                else pc.dictionary_encode(columns.pop(name).cast(pa.string())).cast(
-                    constant_text_type()
-                )
+                else as_constant_text(columns.pop(name)).combine_chunks()
             )
         else:
             columns[name] = (
                 pa.repeat(constant, batch.num_rows) if constant is not None else columns.pop(name)
             )
     return pa.RecordBatch.from_arrays(list(columns.values()), names=list(columns))
-
-
-def _constant_text(value: str, rows: int) -> pa.Array:
-    import pyarrow as pa
-
-    indices = pa.repeat(pa.scalar(0, pa.int32()), rows)
-    return pa.DictionaryArray.from_arrays(indices, pa.array([value], type=pa.string()))
 
 
 def _name(expression: str) -> str:
