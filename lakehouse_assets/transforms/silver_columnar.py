@@ -470,6 +470,12 @@ def _examples(
     return [str(r[0])[:40] for r in rows]
 
 
+def _key_sql(schema: DatasetSchema) -> tuple[list[str], str, str]:
+    """The key's quoted columns, as a list, and the condition "some key column is null"."""
+    key = [_q(c) for c in schema.key]
+    return key, ", ".join(key) or ROW, " OR ".join(f"{k} IS NULL" for k in key) or "false"
+
+
 def _deduplicate(
     connection: duckdb.DuckDBPyConnection,
     typing: _Typing,
@@ -485,9 +491,7 @@ def _deduplicate(
     """
     import numpy as np
 
-    key = [_q(c) for c in schema.key]
-    key_list = ", ".join(key) or ROW
-    null_key = " OR ".join(f"{k} IS NULL" for k in key) or "false"
+    _, key_list, null_key = _key_sql(schema)
     run = connection.execute
     run(f"CREATE TEMP TABLE keyed AS SELECT {ROW}, {key_list} FROM typing")
     run(
@@ -503,8 +507,7 @@ def _deduplicate(
         losers, null_keys = _losers(connection, typing, schema, report, relation)
     late = None
     if len(schema.key) == 1 and not null_keys:
-        rows = run("SELECT count(*) FROM keyed").fetchall()[0][0]
-        late = _late_rows(connection, schema.key[0], losers, int(rows))
+        late = _late_rows(connection, schema.key[0], losers, report.rows_in)
     run("DROP TABLE keyed")
     return _Plan(losers, null_keys, late)
 
@@ -517,9 +520,7 @@ def _losers(
     relation: str,
 ) -> tuple[Any, int]:
     """The losing rows among the candidates, and how many rows have a null key."""
-    key = [_q(c) for c in schema.key]
-    key_list = ", ".join(key) or ROW
-    null_key = " OR ".join(f"{k} IS NULL" for k in key) or "false"
+    key, key_list, null_key = _key_sql(schema)
     run = connection.execute
     source = typing.source
     latest = [_q(c) for c in schema.latest_by if c in source]
