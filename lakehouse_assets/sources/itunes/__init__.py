@@ -1,0 +1,1 @@
+"""The iTunes source: "Export Playlist" files landed in S3 → silver tracks → gold play history."""
