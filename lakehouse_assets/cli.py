@@ -7,10 +7,15 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 DEFAULT_JOB = "wordpress_api_job"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 IN_PROCESS = {**QUIET_LOGS, "execution": {"config": {"in_process": {}}}}
+
+
+class UsageError(ValueError):
+    """A command line that cannot run; printed as one line, exit status 2."""
 
 
 def _dagster_home() -> Path:
@@ -24,67 +29,172 @@ def _dagster_home() -> Path:
     return home
 
 
-def _current_partition(partitions: object) -> str | None:
-    """Today's partition of a daily-partitioned job (in its timezone), None if unpartitioned."""
+def _load_definitions() -> Any:
+    """The code location, or a UsageError saying which setting is wrong."""
+    from lakehouse_assets.settings import SettingsError
+
+    try:
+        from lakehouse_assets.definitions import defs
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    return defs
+
+
+def execute(planned: list[Any], *, accept_shrink: bool = False) -> int:
+    """Run each planned run in-process, print its summary; returns how many failed."""
+    _dagster_home()
     import dagster as dg
 
-    if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
-        return partitions.get_last_partition_key()
-    return None
-
-
-def run_partitions(job_name: str, partitions: list[str | None]) -> int:
-    """Run ``job_name`` once per partition in-process and print a summary of each."""
-    home = _dagster_home()
-    import dagster as dg
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
-
-    from lakehouse_assets.definitions import defs
+    from lakehouse_assets import settings
+    from lakehouse_assets.run_sources import own_tags
     from lakehouse_assets.run_summary import summarize
 
-    # As a deployment's run worker does: every step in this process, outputs not kept in memory
-    # after their step (execute_in_process would hold every table until the run ends).
-    repository = ReconstructableRepository.for_module(
-        "lakehouse_assets.definitions", "defs", working_directory=os.getcwd()
-    )
-    job = repository.get_reconstructable_job(job_name)
+    defs = _load_definitions()
     failed = 0
     with dg.DagsterInstance.get() as instance:
-        for partition in partitions:
+        for position, run in enumerate(planned, start=1):
+            # As a deployment's run worker does: every step in this process, outputs not kept in
+            # memory after their step (execute_in_process would hold every table until the end).
+            job = dg.build_reconstructable_job(
+                "lakehouse_assets.definitions", "resolve_job", (run.job_name,)
+            )
+            tags = {**run.tags, **own_tags()}
+            if run.partition:
+                tags["dagster/partition"] = run.partition
+            if accept_shrink:
+                tags[settings.ACCEPT_SHRINK_TAG] = "true"
+            if len(planned) > 1 and sys.stderr.isatty():
+                print(f"[{position}/{len(planned)}] {run.label or run.job_name}", file=sys.stderr)
             started = time.monotonic()
             result = dg.execute_job(
-                job,
-                instance=instance,
-                raise_on_error=False,
-                run_config=IN_PROCESS,
-                tags={"dagster/partition": partition} if partition else None,
+                job, instance=instance, raise_on_error=False, run_config=IN_PROCESS, tags=tags
             )
             summary = summarize(result, instance)
             if not result.success:
                 failed += 1
                 summary.alerts_sent = _alert(result.run_id, instance, defs)
-            print(summary.render(elapsed=time.monotonic() - started, dagster_home=home))
+            print(summary.render(elapsed=time.monotonic() - started))
+    return failed
+
+
+def run_partitions(job_name: str, partitions: list[str | None], accept_shrink: bool = False) -> int:
+    """Run ``job_name`` once per partition in-process and print a summary of each."""
+    from lakehouse_assets.run_sources import PlannedRun
+
+    planned = [PlannedRun(job_name, p, label=f"{job_name} {p or ''}") for p in partitions]
+    failed = execute(planned, accept_shrink=accept_shrink)
+    _print_ui_hint()
     return 1 if failed else 0
 
 
-def run(job_name: str, partition: str | None) -> int:
-    from lakehouse_assets.definitions import defs
+def _print_ui_hint() -> None:
+    from lakehouse_assets.run_summary import ui_hint
 
-    job = defs.resolve_job_def(job_name)
-    return run_partitions(job_name, [partition or _current_partition(job.partitions_def)])
+    print(ui_hint(_dagster_home()))
+
+
+def run_job(job_name: str, partition: str | None, accept_shrink: bool = False) -> int:
+    defs = _load_definitions()
+    names = sorted(job.name for job in defs.jobs or [])
+    if job_name not in names:
+        raise UsageError(f"no job {job_name!r}; choose one of: {', '.join(names)}")
+    partitions = defs.resolve_job_def(job_name).partitions_def
+    if partitions is not None:
+        from lakehouse_assets.run_sources import _current
+
+        key = partition or _current(partitions)
+        if key not in partitions.get_partition_keys(dynamic_partitions_store=None):
+            raise UsageError(f"{job_name}: {key!r} is not one of its partitions")
+        partition = key
+    return run_partitions(job_name, [partition], accept_shrink)
+
+
+def run_sources(
+    sources: list[str] | None, partition: str | None, accept_shrink: bool = False
+) -> int:
+    """Each source's runs now (every source when none is named); exit 0 only if all succeed."""
+    home = _dagster_home()
+    import dagster as dg
+
+    from lakehouse_assets.lake.staging import reap_staging_folders
+    from lakehouse_assets.run_sources import (
+        SourceBusyError,
+        fail_abandoned_runs,
+        land_packaged_samples,
+        landed_runs,
+        refresh_run,
+        scheduled_run,
+        source_lock,
+        source_names,
+    )
+
+    defs = _load_definitions()
+    known = source_names(defs)
+    chosen = sources or known
+    unknown = [s for s in chosen if s not in known]
+    if unknown:
+        raise UsageError(f"no source {', '.join(unknown)}; choose from: {', '.join(known)}")
+    reap_staging_folders()
+    failed = 0
+    for source in chosen:
+        try:
+            with source_lock(home, source):
+                with dg.DagsterInstance.get() as instance:
+                    for run_id in fail_abandoned_runs(instance):
+                        print(f"run {run_id} was left running by a killed process: marked failed")
+                    try:
+                        scheduled = scheduled_run(defs, source, partition)
+                    except ValueError as exc:
+                        raise UsageError(str(exc)) from None
+                    if scheduled is None:
+                        land_packaged_samples(defs, source)
+                    planned = (
+                        [scheduled] if scheduled else list(landed_runs(defs, instance, source))
+                    )
+                if scheduled is None:
+                    refresh = refresh_run(defs, source)
+                    if planned:
+                        print(f"{source}: {len(planned)} landed file version(s) to process")
+                    else:
+                        print(f"{source}: no landed file waiting")
+                    landing_failed = execute(planned, accept_shrink=accept_shrink)
+                    failed += landing_failed
+                    if refresh is not None and (planned or _never_built(defs, source)):
+                        failed += execute([refresh], accept_shrink=accept_shrink)
+                else:
+                    failed += execute(planned, accept_shrink=accept_shrink)
+        except SourceBusyError as exc:
+            print(str(exc), file=sys.stderr)
+            failed += 1
+    _print_ui_hint()
+    return 1 if failed else 0
+
+
+def _never_built(defs: Any, source: str) -> bool:
+    """Whether the source's tables were never materialized (first run after files landed)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        keys = [
+            key
+            for key in defs.resolve_asset_graph().get_all_asset_keys()
+            if key.path[1] == source and key.path[0] in ("silver", "gold")
+        ]
+        return any(instance.get_latest_materialization_event(key) is None for key in keys)
 
 
 def backfill(job_name: str, start: str, end: str) -> int:
     """Rebuild past days from kept raw snapshots, one run per day, oldest first."""
     import dagster as dg
 
-    from lakehouse_assets.definitions import defs
-
+    defs = _load_definitions()
     partitions = defs.resolve_job_def(job_name).partitions_def
     if partitions is None:
-        print(f"{job_name} is not partitioned", file=sys.stderr)
-        return 2
-    keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+        raise UsageError(f"{job_name} is not partitioned")
+    try:
+        keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+    except Exception:  # Dagster raises its own errors for keys outside the partitions
+        raise UsageError(f"{job_name}: {start} … {end} is not a range of its partitions") from None
     return run_partitions(job_name, list(keys))
 
 
@@ -190,9 +300,20 @@ def _add_aws_commands(commands: argparse._SubParsersAction) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="materialize every asset of a job and summarize")
-    run_parser.add_argument("--job", default=DEFAULT_JOB)
-    run_parser.add_argument("--partition", help="day to run (default: today)")
+    run_parser = commands.add_parser(
+        "run",
+        help="run sources now (every source by default) as their schedules and sensors would",
+    )
+    run_parser.add_argument(
+        "--source", action="append", help="a source to run (repeatable; default: every source)"
+    )
+    run_parser.add_argument("--job", help="run one job instead (see the error for the choices)")
+    run_parser.add_argument("--partition", help="partition to run (default: the current one)")
+    run_parser.add_argument(
+        "--accept-shrink",
+        action="store_true",
+        help="let tables be replaced by far smaller ones (the source really shrank)",
+    )
     fill = commands.add_parser(
         "backfill", help="rebuild a range of past days from kept raw snapshots, one run per day"
     )
@@ -210,8 +331,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "bench":
         return run_bench_command(args)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        print(f"lakehouse: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
-        return run(args.job, args.partition)
+        if args.job:
+            return run_job(args.job, args.partition, args.accept_shrink)
+        return run_sources(args.source, args.partition, args.accept_shrink)
     if args.command == "backfill":
         return backfill(args.job, args.start, args.end)
     if args.command == "bootstrap":

@@ -1,47 +1,29 @@
-"""The code location: the same assets on either deployment, resources chosen by LAKEHOUSE_ENV."""
+"""The code location: every source's definitions merged, resources chosen by LAKEHOUSE_ENV."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import dagster as dg
 
 from lakehouse_assets import settings
 from lakehouse_assets.automation.alerts import failure_alerts
-from lakehouse_assets.lake.io_manager import LakeIOManager
-from lakehouse_assets.lake.resource import LocalLakeResource
-from lakehouse_assets.resources.catalog import LocalCatalogResource
-from lakehouse_assets.resources.notifications import LocalNotificationsResource
-from lakehouse_assets.resources.parameters import LocalParametersResource
-from lakehouse_assets.resources.secrets import EnvironmentSecretsResource
-from lakehouse_assets.sources import landing, wordpress_api
-from lakehouse_assets.sources.wordpress_api.resource import WordPressApiResource
+from lakehouse_assets.deployments import RESOURCES, local_resources
+from lakehouse_assets.sources.itunes.datasets import TRACKS as ITUNES_TRACKS
+from lakehouse_assets.sources.itunes.definitions import build_definitions as itunes
+from lakehouse_assets.sources.shop.datasets import LANDED_DATASETS as SHOP_DATASETS
+from lakehouse_assets.sources.shop.definitions import build_definitions as shop
+from lakehouse_assets.sources.spotify.definitions import build_definitions as spotify
+from lakehouse_assets.sources.transactions.datasets import (
+    LANDED_DATASETS as TRANSACTIONS_DATASETS,
+)
+from lakehouse_assets.sources.transactions.definitions import build_definitions as transactions
+from lakehouse_assets.sources.wordpress_api.definitions import build_definitions as wordpress_api
 
+__all__ = ["LANDED_DATASETS", "build_definitions", "defs", "local_resources", "resolve_job"]
 
-def local_resources() -> dict[str, object]:
-    """Embedded default: a directory lake, a YAML parameters file, the packaged sample site."""
-    parameters = LocalParametersResource()
-    lake = LocalLakeResource(parameters=parameters)
-    return {
-        "parameters": parameters,
-        "lake": lake,
-        "io_manager": LakeIOManager(lake=lake, catalog=LocalCatalogResource()),
-        "wordpress_api": WordPressApiResource(serve_packaged_sample=True),
-        "notifications": LocalNotificationsResource(),
-        "secrets": EnvironmentSecretsResource(),
-    }
-
-
-def aws_resources() -> dict[str, object]:
-    from lakehouse_assets.resources.aws import aws_resources as build
-
-    return build()
-
-
-RESOURCES: dict[settings.Deployment, Callable[[], dict[str, object]]] = {
-    settings.Deployment.LOCAL: local_resources,
-    settings.Deployment.AWS: aws_resources,
-}
+#: Every dataset that arrives as landed files (its packaged samples land on the local default).
+LANDED_DATASETS = (ITUNES_TRACKS, *SHOP_DATASETS, *TRANSACTIONS_DATASETS)
 
 
 def build_definitions(
@@ -49,14 +31,23 @@ def build_definitions(
 ) -> dg.Definitions:
     """Definitions for ``deployment`` (default: LAKEHOUSE_ENV); ``overrides`` replace resources."""
     selected = deployment or settings.deployment()
-    wordpress = wordpress_api.build(settings.pipeline_settings(selected))
-    return dg.Definitions(
-        assets=[*wordpress.assets, *landing.ASSETS],
-        jobs=[wordpress.job, *landing.JOBS],
-        schedules=[wordpress.schedule],
-        sensors=[failure_alerts, *landing.SENSORS],
-        resources={**RESOURCES[selected](), **(overrides or {})},
+    pipeline = settings.pipeline_settings(selected)
+    return dg.Definitions.merge(
+        wordpress_api(pipeline),
+        spotify(pipeline),
+        itunes(),
+        shop(),
+        transactions(),
+        dg.Definitions(
+            sensors=[failure_alerts],
+            resources={**RESOURCES[selected](), **(overrides or {})},
+        ),
     )
 
 
 defs = build_definitions()
+
+
+def resolve_job(name: str) -> dg.JobDefinition:
+    """A job of the code location by name (how ``lakehouse run`` reconstructs it in-process)."""
+    return defs.resolve_job_def(name)

@@ -27,7 +27,7 @@ class RunSummary:
     alerts_sent: list[str] = field(default_factory=list)
     partition: str | None = None
 
-    def render(self, elapsed: float, dagster_home: Path) -> str:
+    def render(self, elapsed: float) -> str:
         width = max([len(a.asset) for a in self.assets] + [5])
         day = f" for {self.partition}" if self.partition else ""
         lines = [
@@ -44,13 +44,18 @@ class RunSummary:
         for step, message in self.failures:
             lines.append(f"step {step} failed: {message}")
         lines += [f"alert sent: {subject}" for subject in self.alerts_sent]
-        lines += [
-            "",
+        return "\n".join(lines) + "\n"
+
+
+def ui_hint(dagster_home: Path) -> str:
+    """Where to see the runs just made (printed once, after every run's summary)."""
+    return "\n".join(
+        [
             "Open the UI on these runs and assets:",
             f"  ./dev ui   (= DAGSTER_HOME={dagster_home} .venv/bin/dagster dev)",
             "  then http://127.0.0.1:3000",
         ]
-        return "\n".join(lines)
+    )
 
 
 def summarize(

@@ -25,9 +25,18 @@ UI_URL_VAR = "LAKEHOUSE_UI_URL"
 TIMEZONE_VAR = "LAKEHOUSE_TIMEZONE"
 HISTORY_START_VAR = "LAKEHOUSE_HISTORY_START"
 STEP_RETRY_DELAY_VAR = "LAKEHOUSE_STEP_RETRY_DELAY"
+MAX_SHRINK_VAR = "LAKEHOUSE_MAX_SHRINK"
+ACCEPT_SHRINK_VAR = "LAKEHOUSE_ACCEPT_SHRINK"
+#: Run tag set by ``lakehouse run --accept-shrink``: this run may replace tables with far
+#: smaller ones.
+ACCEPT_SHRINK_TAG = "lakehouse/accept_shrink"
 
 DEFAULT_ROOT = ".lakehouse"
 LAYERS = ("raw", "bronze", "silver", "gold")
+
+
+class SettingsError(ValueError):
+    """An environment setting is invalid; the message names it and says what is expected."""
 
 
 def deployment() -> Deployment:
@@ -37,7 +46,30 @@ def deployment() -> Deployment:
         return Deployment(value)
     except ValueError:
         choices = ", ".join(d.value for d in Deployment)
-        raise ValueError(f"{DEPLOYMENT_VAR}={value!r} is not one of: {choices}") from None
+        raise SettingsError(f"{DEPLOYMENT_VAR}={value!r} is not one of: {choices}") from None
+
+
+@dataclass(frozen=True)
+class VolumeGuard:
+    """How far a table may shrink in one replacement before the layer is blocked."""
+
+    max_drop_fraction: float = 0.5
+    accepted: bool = False
+
+
+def volume_guard() -> VolumeGuard:
+    """LAKEHOUSE_MAX_SHRINK (a fraction, default 0.5) and LAKEHOUSE_ACCEPT_SHRINK (1/true)."""
+    raw = os.environ.get(MAX_SHRINK_VAR)
+    fraction = VolumeGuard.max_drop_fraction
+    if raw:
+        try:
+            fraction = float(raw)
+        except ValueError:
+            fraction = -1.0
+        if not 0.0 <= fraction <= 1.0:
+            raise SettingsError(f"{MAX_SHRINK_VAR}={raw!r} is not a fraction between 0 and 1")
+    accepted = (os.environ.get(ACCEPT_SHRINK_VAR) or "").strip().lower() in ("1", "true", "yes")
+    return VolumeGuard(fraction, accepted)
 
 
 def lakehouse_root() -> Path:
@@ -58,14 +90,33 @@ class PipelineSettings:
 
 
 def pipeline_settings(selected: Deployment | None = None) -> PipelineSettings:
+    """The pipeline settings from the environment, each validated (a bad one names itself)."""
+    from datetime import date
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     selected = selected or deployment()
+    timezone = os.environ.get(TIMEZONE_VAR) or PipelineSettings.timezone
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{TIMEZONE_VAR}={timezone!r} is not an IANA timezone") from None
+    history_start = os.environ.get(HISTORY_START_VAR) or PipelineSettings.history_start
+    try:
+        date.fromisoformat(history_start)
+    except ValueError:
+        raise SettingsError(f"{HISTORY_START_VAR}={history_start!r} is not YYYY-MM-DD") from None
+    delay = os.environ.get(STEP_RETRY_DELAY_VAR) or str(PipelineSettings.step_retry_delay_seconds)
+    try:
+        delay_seconds = float(delay)
+    except ValueError:
+        delay_seconds = -1.0
+    if delay_seconds < 0:
+        raise SettingsError(f"{STEP_RETRY_DELAY_VAR}={delay!r} is not a number of seconds")
     return PipelineSettings(
-        timezone=os.environ.get(TIMEZONE_VAR) or PipelineSettings.timezone,
-        history_start=os.environ.get(HISTORY_START_VAR) or PipelineSettings.history_start,
+        timezone=timezone,
+        history_start=history_start,
         running=selected is Deployment.AWS,
-        step_retry_delay_seconds=float(
-            os.environ.get(STEP_RETRY_DELAY_VAR) or PipelineSettings.step_retry_delay_seconds
-        ),
+        step_retry_delay_seconds=delay_seconds,
     )
 
 
@@ -82,6 +133,11 @@ def packaged_parameters_file() -> Path:
     return Path(__file__).parent / "sample" / "parameters.yaml"
 
 
+def packaged_secrets_file() -> Path:
+    """Credentials of the packaged sample services (only they accept them)."""
+    return Path(__file__).parent / "sample" / "secrets.yaml"
+
+
 def parameters_file() -> Path:
     """Local parameters file: LAKEHOUSE_PARAMETERS_FILE, or the packaged sample."""
     configured = os.environ.get(PARAMETERS_FILE_VAR)
@@ -93,7 +149,6 @@ class ParameterNames:
     """Parameter Store names the platform reads (defaults from the original stack)."""
 
     bucket_prefix: str = "/s3/lakehouse/name/"
-    wordpress_endpoints: str = "/wordpress/amazonwebshark/api/mysqlendpoints"
     sns_layer_prefix: str = "/sns/data/lakehouse/"
     sns_pipeline_failure: str = "/sns/pipeline/failure"
 

@@ -11,13 +11,13 @@ import pytest
 import yaml
 
 from lakehouse_assets import settings
+from lakehouse_assets.sources.wordpress_api.datasets import ENDPOINTS_PARAMETER
 from lakehouse_assets.sources.wordpress_api.sample_site import (
     JsonTableSite,
     generate_sample_tables,
     serve,
 )
 
-ENDPOINTS_PARAMETER = settings.PARAMETER_NAMES.wordpress_endpoints
 SEGMENTS = {
     "posts": "posts_a8f3k",
     "statistics_pages": "statistics_pages_q7x2d",

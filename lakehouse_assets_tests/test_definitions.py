@@ -66,7 +66,9 @@ def test_blocking_checks_guard_every_silver_table() -> None:
         checks.setdefault(check_key.asset_key.to_user_string(), []).append(check_key.name)
         assert graph.get_check_spec(check_key).blocking, check_key  # type: ignore[attr-defined]
     assert {k: sorted(v) for k, v in checks.items()} == {
-        f"silver/wordpress_api/{d}": SILVER_CHECKS for d in DATASETS
+        **{f"silver/wordpress_api/{d}": sorted([*SILVER_CHECKS, "volume"]) for d in DATASETS},
+        **{f"bronze/wordpress_api/{d}": ["volume"] for d in DATASETS},
+        "gold/wordpress_api/statistics_postname": ["volume"],
     }
 
 

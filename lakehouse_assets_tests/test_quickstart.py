@@ -27,7 +27,7 @@ def test_dev_run_materializes_everything_and_prints_a_summary(tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    assert "succeeded" in out and "checks: 15/15 passed" in out
+    assert "succeeded" in out and "checks: 22/22 passed" in out
     gold_dir = tmp_path / "lake/data-lakehouse-gold/wordpress_api/statistics_postname"
     gold = pd.read_parquet(gold_dir)
     assert len(gold) > 1000 and set(gold.post_type) == {"post"}

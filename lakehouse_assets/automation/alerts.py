@@ -234,7 +234,8 @@ class AlertCursor:
 def failed_ticks(instance: dg.DagsterInstance, cursor: AlertCursor, own_name: str) -> list[Any]:
     """Failed schedule/sensor ticks since the cursor, oldest first (this sensor's own excluded:
     if alerting itself fails, its tick error is what the UI shows)."""
-    from dagster._core.scheduler.instigation import TickStatus
+    # Tick statuses have no public API (dagster exports no TickStatus).
+    from dagster._core.scheduler.instigation import TickStatus  # noqa: TID251 (no public API)
 
     if instance.schedule_storage is None:  # an ephemeral instance keeps no ticks
         return []

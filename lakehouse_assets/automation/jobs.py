@@ -1,45 +1,68 @@
-"""When the WordPress pipeline runs: daily at 07:00 in the configured timezone (the EventBridge
-rule of the original stack), ingesting that day's partition."""
+"""A source's job and schedule: the whole group in one run, on the source's timetable (the
+EventBridge rules of the original stack), ingesting the current partition."""
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 import dagster as dg
 
+from lakehouse_assets.medallion.source import Source
 from lakehouse_assets.settings import PipelineSettings
-from lakehouse_assets.sources.wordpress_api.datasets import SOURCE
 
 MAX_RUNTIME_SECONDS = 60 * 60
 
+#: What ``dg.define_asset_job`` returns. Dagster does not export that class, so code here names
+#: it by this alias rather than by a private import.
+AssetJob: TypeAlias = Any
+#: What ``dg.build_schedule_from_partitioned_job`` returns (its class is not exported either).
+PartitionedSchedule: TypeAlias = Any
 
-def build_job() -> dg.UnresolvedAssetJobDefinition:
-    """The job over the whole group; its daily partitions come from the assets."""
+
+def source_job_name(source: Source) -> str:
+    return f"{source.name}_job"
+
+
+def build_source_job(
+    source: Source, description: str, selection: dg.AssetSelection | None = None
+) -> AssetJob:
+    """The job over the source's group (or ``selection``); partitions come from the assets."""
     return dg.define_asset_job(
-        f"{SOURCE}_job",
-        selection=dg.AssetSelection.groups(SOURCE),
-        description="Every WordPress asset for one day: raw snapshots through the gold table.",
+        source_job_name(source),
+        selection=selection or dg.AssetSelection.groups(source.name),
+        description=description,
         # `source`: a deployment's run queue lets one run per source in at a time
         # (deploy/dagster.yaml). `dagster/max_runtime`: run monitoring stops a hung run.
         # `dagster/max_retries`: a crashed run is relaunched once; a hung source is not retried
         # three times (a run past its max runtime fails, and run retries would relaunch it).
         tags={
-            "source": SOURCE,
+            "source": source.name,
             "dagster/max_runtime": str(MAX_RUNTIME_SECONDS),
             "dagster/max_retries": "1",
         },
     )
 
 
-def build_daily_schedule(
-    job: dg.UnresolvedAssetJobDefinition, schedule: PipelineSettings
-) -> dg.UnresolvedPartitionedAssetScheduleDefinition | dg.ScheduleDefinition:
+def build_partitioned_schedule(
+    job: AssetJob,
+    pipeline: PipelineSettings,
+    *,
+    name: str,
+    description: str,
+    hour_of_day: int = 7,
+    day_of_week: int | None = None,
+) -> PartitionedSchedule:
+    """Runs ``job`` for each new partition: daily at ``hour_of_day``, or weekly on
+    ``day_of_week`` (0 = Sunday, as cron counts); RUNNING on a deployment, STOPPED on a laptop."""
     status = (
-        dg.DefaultScheduleStatus.RUNNING if schedule.running else dg.DefaultScheduleStatus.STOPPED
+        dg.DefaultScheduleStatus.RUNNING if pipeline.running else dg.DefaultScheduleStatus.STOPPED
     )
     return dg.build_schedule_from_partitioned_job(
         job,
-        name=f"{SOURCE}_daily",
-        description="Ingests the WordPress site every day at 07:00 and rebuilds bronze to gold.",
-        hour_of_day=7,
+        name=name,
+        description=description,
+        hour_of_day=hour_of_day,
         minute_of_hour=0,
+        day_of_week=day_of_week,
         default_status=status,
     )

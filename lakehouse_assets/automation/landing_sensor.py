@@ -1,7 +1,7 @@
 """Sensors on landing prefixes: every landed object (key + ETag) requested exactly once.
 
 ``dagster_aws.s3.sensor.get_objects`` keeps only a last-modified cursor compared with ``>``, so an
-object landing in the same second as the cursor is skipped forever (RELIABILITY.md). This cursor
+object landing in the same second as the cursor is skipped forever. This cursor
 keeps instead:
 
 - ``high_water``: the greatest ``last_modified`` among objects already *emitted* (never of objects
@@ -33,17 +33,12 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from lakehouse_assets.automation.jobs import AssetJob
 from lakehouse_assets.lake.object_store import ObjectInfo, validate_key
-from lakehouse_assets.lake.resource import LakeResource
-
-if TYPE_CHECKING:  # what define_asset_job returns (not exported by dagster)
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
+from lakehouse_assets.resources.lake import LakeResource
 
 CURSOR_VERSION = 1
 DIGEST_BYTES = 9  # 12 base64 characters; a collision among 10^6 objects: ~1e-10
@@ -196,7 +191,7 @@ def is_landable(prefix: str, key: str) -> bool:
 def build_landing_sensor(
     *,
     name: str,
-    job: UnresolvedAssetJobDefinition | dg.JobDefinition,
+    job: AssetJob | dg.JobDefinition,
     prefix: str,
     layer: str = "raw",
     partitions_def: dg.DynamicPartitionsDefinition | None = None,

@@ -104,9 +104,10 @@ def run_pipeline(config: dict[str, Any], sampler: RssSampler) -> dict[str, Any]:
 
 
 def _schema(spec: dict[str, Any]) -> Any:
-    from lakehouse_assets.transforms.schema import DatasetSchema
+    from lakehouse_assets.medallion.datasets import Column, DatasetSchema
 
     fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
+    fields["columns"] = tuple(Column(**column) for column in spec["columns"])
     return DatasetSchema(**fields)
 
 

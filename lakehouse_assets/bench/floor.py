@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lakehouse_assets.bench.measure import Stages
-from lakehouse_assets.transforms.schema import DatasetSchema
+from lakehouse_assets.medallion.datasets import DatasetSchema
 
 
 def download(session: object, url: str, path: Path) -> int:

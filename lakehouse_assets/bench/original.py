@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 
 from lakehouse_assets.bench.measure import Stages
-from lakehouse_assets.transforms.schema import DatasetSchema
+from lakehouse_assets.medallion.datasets import DatasetSchema
 
 
 def run_original(

@@ -105,11 +105,9 @@ def _pipeline_env(lake: Path, parameters: Path) -> dict[str, str]:
 def write_parameters(path: Path, urls: list[str]) -> Path:
     import yaml
 
-    from lakehouse_assets import settings
+    from lakehouse_assets.sources.wordpress_api.datasets import ENDPOINTS_PARAMETER
 
-    path.write_text(
-        yaml.safe_dump({settings.PARAMETER_NAMES.wordpress_endpoints: urls}), encoding="utf-8"
-    )
+    path.write_text(yaml.safe_dump({ENDPOINTS_PARAMETER: urls}), encoding="utf-8")
     return path
 
 
@@ -124,7 +122,7 @@ def normalized_gold(path: Path) -> Any:
     """A gold table in the contract's schema and order, for comparing implementations."""
     import pyarrow.parquet as pq
 
-    from lakehouse_assets.transforms.gold import SORT_ORDER, gold_schema
+    from lakehouse_assets.sources.wordpress_api.statistics_postname import SORT_ORDER, gold_schema
 
     table = pq.read_table(path).select(gold_schema().names).cast(gold_schema())
     return table.sort_by([(c, "ascending") for c in SORT_ORDER]).replace_schema_metadata(None)

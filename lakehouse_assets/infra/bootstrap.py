@@ -9,7 +9,10 @@ new values for. It creates:
 - the bucket-name and topic-ARN parameters, and the WordPress endpoints parameter when endpoints
   are given (a StringList, or a SecureString when the URLs carry tokens);
 - an SNS topic per layer plus the pipeline-failure topic;
-- a Glue database per catalogued layer (bronze, silver, gold).
+- a Glue database per catalogued layer (bronze, silver, gold);
+- with ``transactions=True``, what the transactions source reads: the DynamoDB customer table,
+  the fraud score log group, the MySQL secret (a placeholder to fill in; never overwritten) and
+  the three parameters naming them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from botocore.exceptions import ClientError
 from lakehouse_assets import settings
 from lakehouse_assets.resources.aws.boto import AwsClientsResource
 from lakehouse_assets.resources.aws.glue import CATALOGUED_LAYERS
+from lakehouse_assets.sources.wordpress_api.datasets import ENDPOINTS_PARAMETER
 
 ABORT_MULTIPART_AFTER_DAYS = 3
 
@@ -43,6 +47,10 @@ class StackNames:
 
     def database(self, layer: str) -> str:
         return f"{self.glue_database_prefix}{layer}"
+
+    customer_table: str = "customer-activity"
+    fraud_score_group: str = "/lab/tx-fraud-score"
+    transactions_secret: str = "lakehouse/transactions-mysql"
 
 
 @dataclass
@@ -148,6 +156,7 @@ def bootstrap(
     wordpress_endpoints: Sequence[str] = (),
     endpoints_secure: bool = False,
     kms_key_id: str | None = None,
+    transactions: bool = False,
 ) -> BootstrapReport:
     """Create (or confirm) every resource of the stack; returns what was created and found."""
     names = names or StackNames()
@@ -177,9 +186,68 @@ def bootstrap(
         put_parameter(ssm, name, arn, "String", report)
     if wordpress_endpoints:
         kind = "SecureString" if endpoints_secure else "StringList"
-        put_parameter(
-            ssm, parameter_names.wordpress_endpoints, ",".join(wordpress_endpoints), kind, report
-        )
+        put_parameter(ssm, ENDPOINTS_PARAMETER, ",".join(wordpress_endpoints), kind, report)
     for layer in CATALOGUED_LAYERS:
         ensure_database(glue, names.database(layer), report)
+    if transactions:
+        ensure_transactions_services(aws, names, report)
     return report
+
+
+#: The secret's placeholder: RDS's field names, values to replace (no password is invented).
+TRANSACTIONS_SECRET_PLACEHOLDER = {
+    "engine": "mysql",
+    "host": "replace-me.example.invalid",
+    "port": 3306,
+    "username": "replace-me",
+    "password": "",
+    "dbname": "stores",
+}
+
+
+def ensure_transactions_services(
+    aws: AwsClientsResource, names: StackNames, report: BootstrapReport
+) -> None:
+    """The customer table (key ``customer_id``, on demand), the fraud score log group, the
+    MySQL secret (created with a placeholder, left alone when it exists) and the parameters."""
+    import json
+
+    from lakehouse_assets.sources.transactions.datasets import (
+        CUSTOMER_TABLE_PARAMETER,
+        FRAUD_GROUP_PARAMETER,
+        SECRET_ID_PARAMETER,
+    )
+
+    dynamodb, logs, secrets, ssm = (
+        aws.client(s) for s in ("dynamodb", "logs", "secretsmanager", "ssm")
+    )
+    try:
+        dynamodb.create_table(
+            TableName=names.customer_table,
+            KeySchema=[{"AttributeName": "customer_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "customer_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        report.note(True, f"dynamodb table {names.customer_table}")
+    except dynamodb.exceptions.ResourceInUseException:
+        report.note(False, f"dynamodb table {names.customer_table}")
+    try:
+        logs.create_log_group(logGroupName=names.fraud_score_group)
+        report.note(True, f"log group {names.fraud_score_group}")
+    except logs.exceptions.ResourceAlreadyExistsException:
+        report.note(False, f"log group {names.fraud_score_group}")
+    try:
+        secrets.create_secret(
+            Name=names.transactions_secret,
+            Description="MySQL connection of the transactions stores lookup (RDS fields).",
+            SecretString=json.dumps(TRANSACTIONS_SECRET_PLACEHOLDER),
+        )
+        report.note(True, f"secret {names.transactions_secret}")
+    except secrets.exceptions.ResourceExistsException:
+        report.note(False, f"secret {names.transactions_secret}")
+    for name, value in (
+        (SECRET_ID_PARAMETER, names.transactions_secret),
+        (CUSTOMER_TABLE_PARAMETER, names.customer_table),
+        (FRAUD_GROUP_PARAMETER, names.fraud_score_group),
+    ):
+        put_parameter(ssm, name, value, "String", report)

@@ -1,9 +1,17 @@
-"""Where each table and snapshot lives: the one place paths are derived from asset keys."""
+"""Where everything lives in the lake: the one module that derives storage paths.
+
+- tables: asset key ``[layer, source, dataset]`` → ``{source}/{dataset}/`` in the layer's bucket;
+- raw snapshots: ``{source}/{dataset}/ingest_date={partition}/{dataset}_{UTC stamp}_{run}.json``
+  in the raw bucket, sorting by partition, then time;
+- landed files: ``landing/{source}/{dataset}/…``, bad ones copied to ``quarantine/…``;
+- work in progress: ``_staging/`` at a bucket's root, hidden from every Parquet reader.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -66,3 +74,85 @@ class TableAddress:
     @property
     def label(self) -> str:
         return f"{self.layer} {self.source}/{self.dataset}"
+
+
+STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
+RAW_KEY_PATTERN = re.compile(r"_(?P<stamp>\d{8}T\d{12}Z)_[0-9a-z]+\.json$")
+LANDING_ROOT = "landing"
+QUARANTINE_ROOT = "quarantine"
+REASON_SUFFIX = ".reason.json"
+#: Temporary objects of a store, at a bucket's root: a ``_`` folder no reader of a table sees.
+STAGING_ROOT = "_staging"
+
+
+def raw_snapshot_prefix(source: str, dataset: str, partition: str | None = None) -> str:
+    prefix = f"{source}/{dataset}/ingest_date="
+    return prefix if partition is None else f"{prefix}{partition}/"
+
+
+def raw_snapshot_key(
+    source: str, dataset: str, partition: str, moment: datetime, run_id: str
+) -> str:
+    """Key of a new raw snapshot of ``partition`` fetched at ``moment`` (never overwritten)."""
+    moment = moment.astimezone(UTC)
+    run = re.sub(r"[^0-9a-z]", "", run_id.lower())[:8] or "local"
+    return (
+        f"{raw_snapshot_prefix(source, dataset, partition)}"
+        f"{dataset}_{moment.strftime(STAMP_FORMAT)}_{run}.json"
+    )
+
+
+def ingested_at(key: str) -> datetime | None:
+    """When the raw snapshot at ``key`` was fetched (from its key)."""
+    match = RAW_KEY_PATTERN.search(key)
+    if not match:
+        return None
+    return datetime.strptime(match.group("stamp"), STAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def landing_prefix(source: str, dataset: str) -> str:
+    return f"{LANDING_ROOT}/{validate_name('source', source)}/{validate_name('dataset', dataset)}/"
+
+
+def quarantine_prefix(source: str, dataset: str) -> str:
+    return f"{QUARANTINE_ROOT}/{source}/{dataset}/"
+
+
+def quarantine_keys(source: str, dataset: str, relative_key: str) -> tuple[str, str]:
+    """(copy of the bad file, its reason) for a file landed at ``relative_key`` under landing."""
+    copy = f"{quarantine_prefix(source, dataset)}{relative_key}"
+    return copy, f"{copy}{REASON_SUFFIX}"
+
+
+#: Batch manifests of landed files, at the raw bucket's root (not under ``landing/``).
+BATCHES_ROOT = "_batches"
+#: Incremental state of a table, beside its source's tables (outside every table prefix: DuckDB
+#: globs ``{prefix}**/*.parquet`` do not skip ``_`` folders inside one).
+STATE_ROOT = "_state"
+
+
+def batch_manifest_prefix(source: str) -> str:
+    return f"{BATCHES_ROOT}/{validate_name('source', source)}/"
+
+
+def batch_manifest_key(source: str, batch_id: str) -> str:
+    """One immutable manifest per batch of landed object versions (its id sorts by time)."""
+    return f"{batch_manifest_prefix(source)}{batch_id}.json"
+
+
+def table_state_key(address: TableAddress) -> str:
+    """``{source}/_state/{dataset}/state.parquet`` in the table's bucket: what an incremental
+    table needs to merge the next batch, replaced in one atomic put."""
+    return f"{address.source}/{STATE_ROOT}/{address.dataset}/state.parquet"
+
+
+def hive_partition_prefix(address: TableAddress, column: str, value: str) -> str:
+    """``{source}/{dataset}/{column}={value}/``: a Hive partition of a partitioned table."""
+    if "/" in value or "=" in value or not value:
+        raise ValueError(f"unsafe partition value {value!r}")
+    return f"{address.prefix}{column}={value}/"
+
+
+def hive_partition_key(address: TableAddress, column: str, value: str) -> str:
+    """The partition's one Parquet object: replacing it is one atomic put."""
+    return f"{hive_partition_prefix(address, column, value)}{TABLE_FILE}"

@@ -2,14 +2,17 @@
 
 Both implementations give the guarantees the lake relies on:
 - ``put_file`` replaces an object atomically: readers see the old object or the new one, never
-  a partial one (local: write a hidden temp file then ``os.replace``; S3: a single PUT or a
-  completed multipart upload);
+  a partial one (local: write a temp file under the bucket's ``_staging/`` folder, then
+  ``os.replace`` it into place; S3: a single PUT or a completed multipart upload). A process
+  killed mid-write leaves its temp file only in ``_staging/``, which no table prefix contains
+  and no Parquet reader (pandas, DuckDB globs, Athena) lists; ``reap_staging`` removes it;
 - ``put_file(create_only=True)`` never overwrites (local: ``os.link``; S3: ``If-None-Match: *``);
 - ``list`` yields every object under a prefix in key order, however many there are.
 """
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 import tempfile
@@ -20,7 +23,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from lakehouse_assets.lake.layout import STAGING_ROOT
+
 TEMP_PREFIX = ".tmp-"
+#: A temp file older than this whose writer cannot be told alive is left over from a crash.
+STALE_STAGING_SECONDS = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,9 @@ class LocalObjectStore(ObjectStore):
     ) -> ObjectInfo:
         target = self._path(bucket, key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}"
+        staging = self.root / bucket / STAGING_ROOT
+        staging.mkdir(parents=True, exist_ok=True)
+        temp = staging / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
         try:
             shutil.copyfile(path, temp)
             with open(temp, "rb") as handle:
@@ -150,6 +159,11 @@ class LocalObjectStore(ObjectStore):
     def delete(self, bucket: str, key: str) -> None:
         self._path(bucket, key).unlink(missing_ok=True)
 
+    def reap_staging(self, bucket: str) -> builtins.list[str]:
+        """Remove temp files killed writers left in the bucket (its ``_staging/`` folder, and any
+        ``.tmp-`` file an older version left beside a table); returns their paths."""
+        return reap_temp_files(self.root / bucket)
+
     def uri(self, bucket: str, key: str) -> str:
         return str(self.root / bucket / key)
 
@@ -163,3 +177,21 @@ class LocalObjectStore(ObjectStore):
         stat = path.stat()
         etag = f"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
         return ObjectInfo(bucket, key, stat.st_size, etag, stat.st_mtime)
+
+
+def reap_temp_files(base: Path) -> list[str]:
+    """Remove ``.tmp-{pid}-…`` files under ``base`` whose writer is gone; returns their paths."""
+    from lakehouse_assets.lake.staging import is_leftover
+
+    removed: list[str] = []
+    if not base.is_dir():
+        return removed
+    for dirpath, _, filenames in os.walk(base):
+        for name in filenames:
+            path = Path(dirpath) / name
+            if name.startswith(TEMP_PREFIX) and is_leftover(
+                path, name[len(TEMP_PREFIX) :], STALE_STAGING_SECONDS
+            ):
+                path.unlink(missing_ok=True)
+                removed.append(str(path))
+    return removed

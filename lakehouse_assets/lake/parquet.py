@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,92 @@ def to_arrow(obj: Any) -> pa.Table:
 COMPRESSION = "zstd"
 
 
+#: Arrow integer type → the pandas nullable dtype a column of it reads as when it holds nulls.
+NULLABLE_PANDAS_INTEGERS = {
+    "int8": "Int8",
+    "int16": "Int16",
+    "int32": "Int32",
+    "int64": "Int64",
+    "uint8": "UInt8",
+    "uint16": "UInt16",
+    "uint32": "UInt32",
+    "uint64": "UInt64",
+}
+
+
+def with_nullable_integers(schema: pa.Schema, columns: Collection[str]) -> pa.Schema:
+    """``schema`` whose pandas metadata makes ``columns`` (integers holding nulls) read as
+    pandas' nullable integers (``Int64``), never as float64 with NaN."""
+    if not columns:
+        return schema
+    metadata = dict(schema.metadata or {})
+    raw = metadata.get(b"pandas")
+    pandas_meta: dict[str, Any] = (
+        json.loads(raw) if raw else {"index_columns": [], "column_indexes": [], "columns": []}
+    )
+    entries = {c.get("field_name", c.get("name")): c for c in pandas_meta.get("columns", [])}
+    for name in columns:
+        kind = str(schema.field(name).type)
+        entry = entries.get(name)
+        if entry is None:
+            entry = {"name": name, "field_name": name, "metadata": None}
+            pandas_meta.setdefault("columns", []).append(entry)
+        entry["pandas_type"] = kind
+        entry["numpy_type"] = NULLABLE_PANDAS_INTEGERS[kind]
+    metadata[b"pandas"] = json.dumps(pandas_meta).encode()
+    return schema.with_metadata(metadata)
+
+
+def _integers_with_nulls(schema: pa.Schema, null_counts: Mapping[str, int]) -> list[str]:
+    return [
+        f.name
+        for f in schema
+        if str(f.type) in NULLABLE_PANDAS_INTEGERS and null_counts.get(f.name, 0) > 0
+    ]
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
-    pq.write_table(table, path, compression=COMPRESSION)
+    nulls = {name: table.column(name).null_count for name in table.schema.names}
+    marked = with_nullable_integers(table.schema, _integers_with_nulls(table.schema, nulls))
+    pq.write_table(table.replace_schema_metadata(marked.metadata), path, compression=COMPRESSION)
+
+
+def _file_null_counts(path: Path) -> dict[str, int]:
+    metadata = pq.ParquetFile(path).metadata
+    counts: dict[str, int] = {}
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            column = row_group.column(index)
+            stats = column.statistics
+            nulls = stats.null_count if stats is not None and stats.has_null_count else 1
+            name = column.path_in_schema
+            counts[name] = counts.get(name, 0) + nulls
+    return counts
+
+
+def mark_nullable_integers(path: Path) -> None:
+    """Rewrite the Parquet file at ``path`` (a batch at a time) if integer columns hold nulls
+    its schema does not yet mark, so pandas reads them as ``Int64`` (rare: typically none)."""
+    parquet = pq.ParquetFile(path)
+    schema = parquet.schema_arrow
+    columns = _integers_with_nulls(schema, _file_null_counts(path))
+    raw = (schema.metadata or {}).get(b"pandas")
+    marked_already = set()
+    if raw:
+        marked_already = {
+            c.get("field_name")
+            for c in json.loads(raw).get("columns", [])
+            if str(c.get("numpy_type", "")).startswith(("Int", "UInt"))
+        }
+    if not set(columns) - marked_already:
+        return
+    target = with_nullable_integers(schema, columns)
+    temporary = path.with_name(f"{path.name}.marked")
+    with pq.ParquetWriter(temporary, target, compression=COMPRESSION) as writer:
+        for batch in parquet.iter_batches():
+            writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=target))
+    temporary.replace(path)
 
 
 def write_parquet_batches(
@@ -55,6 +140,7 @@ def write_parquet_batches(
                 rows += out.num_rows
         if rows == 0:
             writer.write_batch(empty)
+    mark_nullable_integers(path)
     return rows
 
 

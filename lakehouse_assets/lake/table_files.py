@@ -18,8 +18,7 @@ from pathlib import Path
 
 from lakehouse_assets.lake.layout import TableAddress
 from lakehouse_assets.lake.object_store import ObjectStore
-
-STAGING_PREFIX = "lakehouse-stage-"
+from lakehouse_assets.lake.staging import staging_prefix
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def staged_table(name: str = "data.parquet") -> Iterator[StagedTable]:
     On success the file stays until the IO manager has published it (it then calls
     :meth:`StagedTable.discard`), so nothing half-written is ever published or left behind.
     """
-    staged = StagedTable(Path(tempfile.mkdtemp(prefix=STAGING_PREFIX)) / name)
+    staged = StagedTable(Path(tempfile.mkdtemp(prefix=staging_prefix())) / name)
     try:
         yield staged
     except BaseException:

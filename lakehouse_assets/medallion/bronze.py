@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lakehouse_assets.transforms.engine import (
+from lakehouse_assets.medallion.engine import (
     ROWS_PER_BATCH,
     connect,
     constant_text,
@@ -89,11 +89,14 @@ def _ingestion_columns(
 def write_bronze_file(
     path: Path, out: Path, ingested_at: datetime, snapshot: str, source: str, dataset: str
 ) -> int:
-    """``bronze_table_from_file`` streamed into the Parquet file ``out``; returns its rows.
+    """The JSON array in ``path`` as a bronze table, streamed into the Parquet file ``out``;
+    returns its rows (what :func:`bronze_table` makes of the parsed rows).
 
     DuckDB hands the parsed columns over a batch at a time, so a snapshot of any size is
     converted in bounded memory (a few hundred MB for a 2.4 GB file). Files only the exact path
-    can be trusted with are converted in memory, as ``bronze_table_from_file`` does.
+    can be trusted with (a key the sample did not show, a value whose text DuckDB would spell
+    differently from ``as_text``, invalid JSON) are converted in memory by ``json`` and
+    :func:`bronze_table`, whose errors name the dataset and page.
     """
     from lakehouse_assets.lake.parquet import write_parquet, write_parquet_batches
 
@@ -116,25 +119,6 @@ def _exact_bronze_table(
 
     rows = parse_json_array(path.read_bytes(), source, dataset)
     return bronze_table(rows, ingested_at, snapshot)
-
-
-def bronze_table_from_file(
-    path: Path, ingested_at: datetime, snapshot: str, source: str, dataset: str
-) -> pa.Table:
-    """The JSON array in ``path`` as a bronze table: what ``bronze_table`` makes of its rows.
-
-    DuckDB reads the file into Arrow columns directly (no Python object per value, about 5×
-    faster than ``json.loads`` and a fraction of its memory). Columns come out in first-seen
-    order; a key the sample did not show, a value whose text DuckDB would spell differently
-    from ``as_text`` (floats, nested values), an element that is not an object, or invalid JSON
-    sends the file down the exact path, ``json`` plus ``bronze_table``, whose errors name the
-    dataset and page (``SourceError``).
-    """
-    release_memory()  # what the previous step freed, before this one allocates
-    table = _with_text_columns(Path(path), lambda reader: reader.read_all())
-    if table is None:
-        return _exact_bronze_table(Path(path), ingested_at, snapshot, source, dataset)
-    return _with_ingestion(table, table.num_rows, ingested_at, snapshot)
 
 
 #: Rows sampled to find the columns; a key first seen later makes the reader fail, and the

@@ -1,4 +1,4 @@
-"""The columnar engine behind the transforms: DuckDB over Arrow, imported only when used.
+"""The typing engine behind every layer: DuckDB over Arrow, imported only when used.
 
 DuckDB parses JSON arrays several times faster than ``json`` or ``pandas.read_json`` (and
 without building a Python object per value), scans Arrow tables without copying them, and

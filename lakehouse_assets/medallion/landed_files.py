@@ -1,7 +1,10 @@
 """A landed file (JSON array, newline-delimited JSON, or CSV) → a typed, deduplicated table.
 
-Pure functions: a file that breaks its dataset's declared columns raises BadFileError with a
-reason a person can act on (row, column, what was expected, what was found); nothing is written.
+For sources whose files carry typed records (JSON numbers, booleans) or text (CSV) in declared
+columns. Text is typed by the platform's rules (:mod:`lakehouse_assets.medallion.text_rules`),
+so "12.0" is an integer here as in every silver table. Pure functions: a file that breaks its
+dataset's declared columns raises BadFileError with a reason a person can act on (row, column,
+what was expected, what was found); nothing is written.
 """
 
 from __future__ import annotations
@@ -9,48 +12,43 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
 import pyarrow as pa
 
-from lakehouse_assets.sources.landing.datasets import Column, LandingDataset
+from lakehouse_assets.errors import BadFileError
+from lakehouse_assets.medallion.datasets import Column, DatasetSchema
+from lakehouse_assets.medallion.text_rules import (
+    INT64_MAX,
+    INT64_MIN,
+    bool_from_text,
+    date_from_text,
+    float_from_text,
+    integer_from_text,
+    timestamp_from_text,
+)
 
 PROCESSED_AT = "processed_at"
 SOURCE_FILE = "source_file"
 INGESTION_COLUMNS = (PROCESSED_AT, SOURCE_FILE)
 FORMATS = {".json": "json", ".jsonl": "ndjson", ".ndjson": "ndjson", ".csv": "csv"}
 
-INTEGER_TEXT = re.compile(r"[+-]?\d+")
-DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
-TIMESTAMP_TEXT = re.compile(
-    r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?"
-)
-BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 ARROW_TYPES = {
     "string": pa.string(),
     "int64": pa.int64(),
     "float64": pa.float64(),
     "bool": pa.bool_(),
     "timestamp": pa.timestamp("us", tz="UTC"),
+    "datetime": pa.timestamp("us"),
     "date": pa.date32(),
 }
 
 
-class BadFileError(ValueError):
-    """The file cannot become a table of its dataset; ``reason`` says why."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-        super().__init__(reason)
-
-
 @dataclass(frozen=True)
-class ParsedFile:
+class TypedFile:
     table: pa.Table
     file_format: str
     rows_in: int
@@ -59,7 +57,7 @@ class ParsedFile:
     ignored_columns: tuple[str, ...]
 
 
-def arrow_schema(dataset: LandingDataset) -> pa.Schema:
+def arrow_schema(dataset: DatasetSchema) -> pa.Schema:
     """The bronze table's schema: declared columns, then the ingestion columns."""
     fields = [pa.field(c.name, ARROW_TYPES[c.type], nullable=c.nullable) for c in dataset.columns]
     fields.append(pa.field(PROCESSED_AT, pa.timestamp("us", tz="UTC"), nullable=False))
@@ -149,38 +147,35 @@ def read_csv(text: str) -> tuple[list[str], list[dict[str, Any]]]:
     return header, rows
 
 
+#: Types JSON has no literal for, so JSON files carry them as text too.
+TEXT_IN_JSON = ("timestamp", "date")
+TEXT_CONVERTERS = {
+    "int64": integer_from_text,
+    "float64": float_from_text,
+    "bool": bool_from_text,
+    "timestamp": timestamp_from_text,
+    "date": date_from_text,
+}
+
+
 def _coerce(value: Any, column: Column, from_text: bool) -> Any:
     """The value as the column's Python type, or ValueError."""
     kind = column.type
     if kind == "string":
         if isinstance(value, str):
             return value
-    elif kind == "int64":
-        if from_text and isinstance(value, str) and INTEGER_TEXT.fullmatch(value.strip()):
-            value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            if INT64_MIN <= value <= INT64_MAX:
-                return value
-            raise ValueError("out of the int64 range")
-    elif kind == "float64":
-        if from_text and isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif kind == "bool":
-        if isinstance(value, bool):
+        raise ValueError("expected string")
+    convert = TEXT_CONVERTERS.get(kind)
+    if convert is not None and isinstance(value, str) and (from_text or kind in TEXT_IN_JSON):
+        return convert(value)
+    if kind == "int64" and isinstance(value, int) and not isinstance(value, bool):
+        if INT64_MIN <= value <= INT64_MAX:
             return value
-        if from_text and isinstance(value, str) and value.strip().lower() in BOOL_TEXT:
-            return BOOL_TEXT[value.strip().lower()]
-    elif kind == "timestamp":
-        if isinstance(value, str) and TIMESTAMP_TEXT.fullmatch(value.strip()):
-            moment = datetime.fromisoformat(value.strip())
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    elif kind == "date" and isinstance(value, str) and DATE_TEXT.fullmatch(value.strip()):
-        return date.fromisoformat(value.strip())
+        raise ValueError("out of the int64 range")
+    if kind == "float64" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind == "bool" and isinstance(value, bool):
+        return value
     raise ValueError(f"expected {kind}")
 
 
@@ -191,7 +186,7 @@ def _shown(value: Any) -> str:
 
 def typed_rows(
     rows: list[dict[str, Any]],
-    dataset: LandingDataset,
+    dataset: DatasetSchema,
     from_text: bool,
     header: list[str] | None = None,
 ) -> tuple[list[tuple[Any, ...]], tuple[str, ...]]:
@@ -229,7 +224,7 @@ def typed_rows(
 
 
 def deduplicate(
-    rows: list[tuple[Any, ...]], dataset: LandingDataset
+    rows: list[tuple[Any, ...]], dataset: DatasetSchema
 ) -> tuple[list[tuple[Any, ...]], int, int]:
     """Exact duplicates dropped (first kept); among rows sharing the key, the last one wins."""
     unique = list(dict.fromkeys(rows))
@@ -246,8 +241,8 @@ def deduplicate(
 
 
 def parse_landed_file(
-    body: bytes, key: str, dataset: LandingDataset, processed_at: datetime
-) -> ParsedFile:
+    body: bytes, key: str, dataset: DatasetSchema, processed_at: datetime
+) -> TypedFile:
     """The file as the dataset's bronze table, or BadFileError."""
     kind = file_format(key)
     text = _text(body)
@@ -271,4 +266,4 @@ def parse_landed_file(
     arrays.append(pa.array([processed_at] * len(kept), type=schema.field(PROCESSED_AT).type))
     arrays.append(pa.array([key] * len(kept), type=pa.string()))
     table = pa.Table.from_arrays(arrays, schema=schema)
-    return ParsedFile(table, kind, len(rows), duplicates, superseded, extra)
+    return TypedFile(table, kind, len(rows), duplicates, superseded, extra)

@@ -1,8 +1,8 @@
-"""Bronze → silver with DuckDB, streamed: the same rules and report as the pandas path.
+"""Bronze → silver with DuckDB, streamed: the platform's one typing engine.
 
-:func:`lakehouse_assets.transforms.silver.build_silver` sends Arrow tables here, and the silver
-assets send bronze Parquet files (:func:`write_silver_file`). Every rule is the pandas path's,
-written as SQL: values are stripped text, empty means missing; integers match ``INTEGER_TEXT``;
+The silver assets of every source send bronze Parquet files here (:func:`write_silver_file`).
+The rules (:mod:`lakehouse_assets.medallion.text_rules`), written as SQL: values are
+stripped text, empty means missing; integers match ``INTEGER_TEXT``;
 ``0000-00-00`` dates are null and counted, well-formed impossible dates (``2024-02-30``) are null
 and counted, other text is unparseable; exact duplicate rows (compared on typed source values)
 keep the last; among rows sharing a key the greatest by ``latest_by`` (nulls smallest), then the
@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse_assets.transforms.engine import (
+from lakehouse_assets.medallion.datasets import DatasetSchema
+from lakehouse_assets.medallion.engine import (
     ROWS_PER_BATCH,
     as_constant_text,
     connect,
@@ -32,13 +33,11 @@ from lakehouse_assets.transforms.engine import (
     quote_literal,
     release_memory,
 )
-from lakehouse_assets.transforms.schema import DatasetSchema
-from lakehouse_assets.transforms.silver import (
+from lakehouse_assets.medallion.text_rules import (
     DATETIME_TEXT,
     INGESTION_COLUMNS,
     INTEGER_TEXT,
     ZERO_DATE_TEXT,
-    SilverReport,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +49,27 @@ WHITESPACE = "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace())
 STRIP = f"^[{WHITESPACE}]+|[{WHITESPACE}]+$"
 ROW = "__row"
 SNAPSHOT_COLUMN = "_raw_snapshot"
+
+
+@dataclass
+class SilverReport:
+    """What typing and deduplication found; the silver checks are decided from it."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    missing_columns: list[str] = field(default_factory=list)
+    #: Columns the source sent that the dataset does not declare (kept, and reported).
+    extra_columns: list[str] = field(default_factory=list)
+    unparseable_integers: dict[str, int] = field(default_factory=dict)
+    unparseable_dates: dict[str, int] = field(default_factory=dict)
+    zero_dates: dict[str, int] = field(default_factory=dict)
+    impossible_dates: dict[str, int] = field(default_factory=dict)
+    duplicate_rows_removed: int = 0
+    superseded_rows_removed: int = 0
+    null_keys: int = 0
+    duplicate_keys: int = 0
+    unparseable_examples: dict[str, list[str]] = field(default_factory=dict)
+
 
 #: Writes a stream of batches of the given schema somewhere; returns the rows written.
 Sink = Callable[[Iterable["pa.RecordBatch"], "pa.Schema"], int]
@@ -87,42 +107,6 @@ def write_silver_file(bronze: Path, out: Path, schema: DatasetSchema) -> SilverR
         release_memory()
 
 
-def build_silver_arrow(bronze: pa.Table, schema: DatasetSchema) -> tuple[pa.Table, SilverReport]:
-    """:func:`write_silver_file` for a table in memory, returning the silver table."""
-    import numpy as np
-    import pyarrow as pa
-
-    release_memory()
-    names = list(bronze.schema.names)
-    constants = {}
-    for name in INGESTION_COLUMNS:
-        if name in names and (value := _constant(bronze.column(name))) is not None:
-            constants[name] = value
-    kept = bronze.select([c for c in names if c not in constants])
-    for index, field_ in enumerate(kept.schema):
-        if pa.types.is_dictionary(field_.type):
-            kept = kept.set_column(
-                index, field_.name, kept.column(index).cast(field_.type.value_type)
-            )
-    kept = kept.append_column(ROW, pa.array(np.arange(bronze.num_rows, dtype=np.int64)))
-    collected: list[pa.Table] = []
-
-    def collect(batches: Iterable[pa.RecordBatch], schema_: pa.Schema) -> int:
-        collected[:] = [pa.Table.from_batches(list(batches), schema=schema_)]
-        return collected[0].num_rows
-
-    connection = connect()
-    try:
-        connection.register("bronze_input", kept)
-        report = _silver(
-            connection, _Input("bronze_input", names, constants, bronze.num_rows), schema, collect
-        )
-    finally:
-        connection.close()
-        release_memory()
-    return collected[0], report
-
-
 @dataclass
 class _Input:
     relation: str  # SQL relation: ROW plus every bronze column not in ``constants``
@@ -151,7 +135,7 @@ class _Typing:
 
 def _typing(data: _Input, schema: DatasetSchema) -> _Typing:
     present = [c for c in data.names if c not in data.constants]
-    missing = [c for c in schema.columns if c not in data.names]
+    missing = [c for c in schema.column_names if c not in data.names]
     source = [c for c in data.names if c not in INGESTION_COLUMNS] + missing
     in_engine = [c for c in INGESTION_COLUMNS if c in present]
     strip = quote_literal(STRIP)
@@ -232,9 +216,11 @@ def _silver(
     import pyarrow.compute as pc
 
     report = SilverReport(rows_in=data.rows)
-    missing = [c for c in schema.columns if c not in data.names]
+    missing = [c for c in schema.column_names if c not in data.names]
     if data.rows > 0:
         report.missing_columns = missing
+    declared = set(schema.column_names)
+    report.extra_columns = [c for c in data.names if c not in declared and not c.startswith("_")]
     typing = _typing(data, schema)
     connection.execute(f"CREATE TEMP VIEW typing AS {typing.view(data.relation)}")
     plan = _deduplicate(connection, typing, schema, report, data.relation)
@@ -460,7 +446,7 @@ def _examples(
     relation: str,
     limit: int = 3,
 ) -> list[str]:
-    """The first distinct offending values as the source wrote them (like the pandas path)."""
+    """The first distinct offending values as the source wrote them ."""
     bad = typing.flags[f"bad:{column}"]
     rows = connection.execute(
         f"SELECT raw FROM (SELECT {_q(column)} AS raw, min({ROW}) AS first FROM "

@@ -33,9 +33,9 @@ from lakehouse_assets.lake.parquet import (
     to_arrow,
     write_parquet,
 )
-from lakehouse_assets.lake.resource import LakeResource
 from lakehouse_assets.lake.table_files import StagedTable, StoredTable, staged_table
 from lakehouse_assets.resources.catalog import CatalogResource
+from lakehouse_assets.resources.lake import LakeResource
 
 PARTITIONING_METADATA = "lakehouse/partitioning"
 SNAPSHOT_PARTITIONING = "snapshots"

@@ -1,43 +1,47 @@
-"""Downloading JSON arrays from HTTP endpoints: one session, timeouts, bounded retries, paging.
+"""Downloading a paged JSON endpoint into one JSON array file, validated in one pass.
 
+Requests go through :class:`HttpClient` (retries, redirect policy, deadlines) and pages follow
+the :class:`Paginator` the caller declares; this module knows no particular API.
 Errors name the source, dataset and page, never the URL: endpoint URLs may carry secrets.
 """
 
 from __future__ import annotations
 
-import email.utils
+import contextlib
 import hashlib
 import json
-import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
-from typing import Any
-
-import requests
+from typing import Any, cast
 
 from lakehouse_assets.errors import SourceError
 from lakehouse_assets.read_ahead import read_ahead
+from lakehouse_assets.resources.http_client import (
+    BODY_CHUNK_BYTES,
+    RETRYABLE_STATUSES,
+    Deadline,
+    HttpClient,
+    RetrySettings,
+    parse_json,
+)
+from lakehouse_assets.resources.paging import Page, Paginator, iter_pages
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-TOTAL_PAGES_HEADER = "X-WP-TotalPages"
-TOTAL_ROWS_HEADER = "X-WP-Total"
+__all__ = [
+    "BODY_CHUNK_BYTES",
+    "RETRYABLE_STATUSES",
+    "JsonArrayClient",
+    "JsonArrayDownload",
+    "RetrySettings",
+    "count_json_objects",
+    "parse_json_array",
+]
+
 #: Downloaded pages are validated in groups of about this many bytes, on a worker thread,
 #: while the next pages download (one columnar pass per group).
 VALIDATION_GROUP_BYTES = 64 * 2**20
-BODY_CHUNK_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class RetrySettings:
-    """Exponential backoff with full jitter; every wait counts against one bounded budget."""
-
-    max_attempts: int = 4
-    backoff_seconds: float = 1.0
-    max_backoff_seconds: float = 30.0
-    max_total_wait_seconds: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -52,146 +56,81 @@ class JsonArrayDownload:
 
 def parse_json_array(body: bytes, source: str, dataset: str, page: int = 1) -> list[Any]:
     """The body as a JSON array of objects, or a SourceError saying what is wrong with it."""
-    try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        position = ""
-        if isinstance(exc, json.JSONDecodeError):
-            position = f" at line {exc.lineno} column {exc.colno}"
-        looks_html = body.lstrip()[:1] == b"<"
-        hint = " (looks like an HTML page)" if looks_html else ""
-        raise SourceError(
-            source, dataset, f"page {page} is not valid JSON{position}{hint}"
-        ) from None
+    value = parse_json(body, source, dataset, page)
     if not isinstance(value, list):
         raise SourceError(
             source, dataset, f"page {page} is a JSON {type(value).__name__}, not an array"
         )
-    for index, row in enumerate(value):
+    _check_objects(value, source, dataset, page)
+    return value
+
+
+def _check_objects(rows: list[Any], source: str, dataset: str, page: int) -> None:
+    for index, row in enumerate(rows):
         if not isinstance(row, dict):
             kind = type(row).__name__
             raise SourceError(
                 source, dataset, f"page {page} item {index} is a {kind}, not an object"
             )
-    return value
 
 
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    parsed = email.utils.parsedate_to_datetime(value)
-    return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+class JsonArrayClient(HttpClient):
+    """Downloads every page of an endpoint as one JSON array; only HTTP 200 is success.
 
-
-class JsonArrayClient:
-    """GETs JSON arrays with a per-call timeout; only HTTP 200 is success."""
+    ``download_deadline_seconds`` bounds a whole download (None: only each request is bounded).
+    """
 
     def __init__(
-        self,
-        session: requests.Session,
-        *,
-        timeout_seconds: float = 30.0,
-        retry: RetrySettings | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.session = session
-        self.timeout_seconds = timeout_seconds
-        self.retry = retry or RetrySettings()
-        self.sleep = sleep
+        self, *args: Any, download_deadline_seconds: float | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.download_deadline_seconds = download_deadline_seconds
 
-    def _get(
-        self, source: str, dataset: str, url: str, page: int, params: dict[str, str]
-    ) -> tuple[requests.Response, int]:
-        """One page, retried on timeouts, connection errors, 5xx and 429; 4xx fail at once."""
-        waited = 0.0
-        attempt = 0
-        while True:
-            attempt += 1
-            problem: str
-            transient = True
-            retry_after: float | None = None
-            try:
-                response = self.session.get(
-                    url, params=params or None, timeout=self.timeout_seconds, stream=True
-                )
-                with response:
-                    if response.status_code == 200:
-                        # Read in large chunks: requests' own .content reads 10 KB at a time.
-                        response._content = b"".join(response.iter_content(BODY_CHUNK_BYTES))
-            except requests.Timeout:
-                problem = f"timed out after {self.timeout_seconds:g}s on page {page}"
-            except requests.ConnectionError:
-                problem = f"connection failed on page {page}"
-            except requests.RequestException as exc:
-                problem = f"request failed on page {page} ({type(exc).__name__})"
-                transient = False
-            else:
-                if response.status_code == 200:
-                    return response, attempt
-                problem = f"HTTP {response.status_code} on page {page}"
-                transient = response.status_code in RETRYABLE_STATUSES
-                retry_after = _retry_after_seconds(response) if transient else None
-            if not transient or attempt >= self.retry.max_attempts:
-                tries = f" after {attempt} attempts" if attempt > 1 else ""
-                raise SourceError(source, dataset, problem + tries, transient=transient)
-            backoff = min(
-                self.retry.max_backoff_seconds, self.retry.backoff_seconds * 2 ** (attempt - 1)
-            )
-            delay = retry_after if retry_after is not None else random.uniform(0, backoff)
-            budget = self.retry.max_total_wait_seconds
-            if waited + delay > budget:
-                problem += f"; waiting {delay:g}s more would exceed the {budget:g}s retry budget"
-                raise SourceError(source, dataset, problem, transient=True)
-            self.sleep(delay)
-            waited += delay
-
-    def _later_pages(
-        self, source: str, dataset: str, url: str, first: requests.Response, total_pages: int
-    ) -> Iterator[tuple[int, requests.Response, int]]:
-        """(page, response, extra attempts) for every page, the first one already fetched."""
-        yield 1, first, 0
-        for page in range(2, total_pages + 1):
-            response, tries = self._get(source, dataset, url, page, {"page": str(page)})
-            yield page, response, tries
-
-    def download(self, source: str, dataset: str, url: str, dest: Path) -> JsonArrayDownload:
+    def download(
+        self, source: str, dataset: str, url: str, dest: Path, *, paging: Paginator
+    ) -> JsonArrayDownload:
         """Every page of the endpoint, validated, written to ``dest`` as one JSON array.
 
-        Paging follows WordPress: ``X-WP-TotalPages`` says how many pages to ask for, and the
-        row count is checked against ``X-WP-Total`` so a result is never silently truncated.
-        The next page is fetched on a worker thread while the current one is written.
-        Pages stream to ``dest``; groups of pages are validated by a columnar pass
-        (:func:`count_json_objects`) on a worker thread while later pages download, and only
-        when a pass objects is each page parsed with ``json`` to name the page and position of
-        the problem.
+        ``paging`` says how to reach the next page and what row total (if any) the endpoint
+        announces; the row count is checked against it so a result is never silently
+        truncated. The next page is fetched on a worker thread while the current one is
+        written. A single page whose body is the array is written verbatim; otherwise pages
+        stream to ``dest`` joined into one array. Groups of pages are validated by a columnar
+        pass (:func:`count_json_objects`) on a worker thread while later pages download, and
+        only when a pass objects is each page parsed with ``json`` to name the page and
+        position of the problem.
         """
-        response, attempts = self._get(source, dataset, url, 1, {})
-        total_pages = _int_header(response, TOTAL_PAGES_HEADER, source, dataset) or 1
-        expected_rows = _int_header(response, TOTAL_ROWS_HEADER, source, dataset)
+        attempts_before = self.attempts
+        deadline = None
+        if self.download_deadline_seconds is not None:
+            deadline = Deadline.after(self.download_deadline_seconds, self.clock)
         digest = hashlib.sha256()
         pages: list[tuple[int, int]] = []  # each page's elements: (start, end) offsets in dest
-        with open(dest, "wb") as out, _GroupValidator(dest.parent) as groups:
+        fetched = read_ahead(iter_pages(self, source, dataset, url, paging, deadline=deadline))
+        with (
+            contextlib.closing(cast(Generator[Page], fetched)),
+            open(dest, "wb") as out,
+            _GroupValidator(dest.parent) as groups,
+        ):
 
             def write(chunk: bytes) -> None:
                 out.write(chunk)
                 digest.update(chunk)
 
-            if total_pages == 1:
-                write(response.content)
+            first = next(fetched)
+            expected_rows = paging.expected_rows(first)
+            second = next(fetched, None)
+            single = second is None and paging.items_field is None
+            count = 1
+            if single:
+                write(first.body)
             else:
                 write(b"[")
                 wrote = False
-                fetched = read_ahead(self._later_pages(source, dataset, url, response, total_pages))
-                for page, page_response, tries in fetched:
-                    attempts += tries
-                    body = page_response.content
-                    inner = _array_elements(body)
-                    if inner is None:  # not an array at all: let the exact parser say what it is
-                        parse_json_array(body, source, dataset, page)
-                        raise SourceError(source, dataset, f"page {page} is not a JSON array")
+                rest: Iterator[Page] = fetched if second is None else chain((second,), fetched)
+                for page in chain((first,), rest):
+                    count = page.number
+                    inner = _page_elements(page, paging.items_field)
                     if inner:
                         if wrote:
                             write(b",")
@@ -203,16 +142,32 @@ class JsonArrayClient:
                     else:
                         pages.append((out.tell(), out.tell()))
                 write(b"]")
+            del first, second
             out.flush()
             size = out.tell()
-            rows = groups.total() if total_pages > 1 else count_json_objects(dest)
+            rows = count_json_objects(dest) if single else groups.total()
         if rows is None:
             rows = _validate_pages(dest, pages, source, dataset)
         if expected_rows is not None and rows != expected_rows:
             raise SourceError(
                 source, dataset, f"got {rows} rows but the endpoint announced {expected_rows}"
             )
-        return JsonArrayDownload(dest, rows, total_pages, size, digest.hexdigest(), attempts)
+        attempts = self.attempts - attempts_before
+        return JsonArrayDownload(dest, rows, count, size, digest.hexdigest(), attempts)
+
+
+def _page_elements(page: Page, items_field: str | None) -> bytes:
+    """What lies between the page's array brackets: verbatim for an array body, re-encoded
+    from ``items_field`` of an object body."""
+    if items_field is not None:
+        items = page.items(items_field)
+        _check_objects(items, page.source, page.dataset, page.number)
+        return json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode()[1:-1]
+    inner = _array_elements(page.body)
+    if inner is None:  # not an array at all: let the exact parser say what it is
+        parse_json_array(page.body, page.source, page.dataset, page.number)
+        raise SourceError(page.source, page.dataset, f"page {page.number} is not a JSON array")
+    return inner
 
 
 @dataclass
@@ -324,16 +279,3 @@ def _validate_pages(path: Path, pages: list[tuple[int, int]], source: str, datas
                 parse_json_array(b"[" + handle.read(end - start) + b"]", source, dataset, page)
             )
     return rows
-
-
-def _int_header(response: requests.Response, name: str, source: str, dataset: str) -> int | None:
-    value = response.headers.get(name)
-    if value is None:
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise SourceError(source, dataset, f"header {name} is not an integer") from None
-    if number < 0:
-        raise SourceError(source, dataset, f"header {name} is negative")
-    return number

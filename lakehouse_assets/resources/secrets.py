@@ -39,15 +39,32 @@ class SecretsResource(dg.ConfigurableResource, ABC):
 
 
 class EnvironmentSecretsResource(SecretsResource):
-    """Local secrets: the variable ``{prefix}{SECRET_ID}`` (id upper-cased, non-alnum → ``_``)."""
+    """Local secrets: the variable ``{prefix}{SECRET_ID}`` (id upper-cased, non-alnum → ``_``).
+
+    ``samples_file`` (YAML, id → text) holds the packaged samples' own credentials, which only
+    the packaged sample services accept; a variable that is set always wins over it.
+    """
 
     prefix: str = "LAKEHOUSE_SECRET_"
+    samples_file: str | None = None
 
     def variable(self, secret_id: str) -> str:
         return self.prefix + "".join(c if c.isalnum() else "_" for c in secret_id).upper()
 
+    def _sample(self, secret_id: str) -> str | None:
+        if not self.samples_file:
+            return None
+        import yaml
+
+        with open(self.samples_file, encoding="utf-8") as handle:
+            samples = yaml.safe_load(handle) or {}
+        value = samples.get(secret_id)
+        return None if value is None else str(value)
+
     def get_string(self, secret_id: str) -> str:
         value = os.environ.get(self.variable(secret_id))
+        if value is None:
+            value = self._sample(secret_id)
         if value is None:
             raise ConfigurationError(
                 f"secret {secret_id} is not set (environment variable {self.variable(secret_id)})"

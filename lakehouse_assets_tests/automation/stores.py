@@ -21,7 +21,7 @@ from botocore.config import Config
 
 from lakehouse_assets import settings
 from lakehouse_assets.lake.object_store import ObjectStore
-from lakehouse_assets.lake.resource import LakeResource
+from lakehouse_assets.resources.lake import LakeResource
 from lakehouse_assets.resources.parameters import LocalParametersResource
 
 BUCKETS = {layer: f"test-{layer}" for layer in settings.LAYERS}

@@ -162,21 +162,26 @@ def test_sensor_sends_each_failed_run_once_and_keeps_its_cursor_on_failure(
 
 
 def record_failed_tick(instance: dg.DagsterInstance, name: str, message: str) -> None:
-    """A failed sensor tick as the daemon records it (state + tick in schedule storage)."""
-    from dagster._core.remote_origin import (
+    """A failed sensor tick as the daemon records it (state + tick in schedule storage).
+
+    Recording a tick has no public API: these imports stand in for the daemon.
+    """
+    from dagster._core.remote_origin import (  # noqa: TID251
         InProcessCodeLocationOrigin,
         RemoteInstigatorOrigin,
         RemoteRepositoryOrigin,
     )
-    from dagster._core.scheduler.instigation import (
+    from dagster._core.scheduler.instigation import (  # noqa: TID251
         InstigatorState,
         InstigatorStatus,
         InstigatorType,
         TickData,
         TickStatus,
     )
-    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-    from dagster._utils.error import SerializableErrorInfo
+    from dagster._core.types.loadable_target_origin import (  # noqa: TID251
+        LoadableTargetOrigin,
+    )
+    from dagster._utils.error import SerializableErrorInfo  # noqa: TID251
 
     origin = RemoteInstigatorOrigin(
         RemoteRepositoryOrigin(

@@ -15,6 +15,7 @@ from lakehouse_assets import settings
 from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.infra.bootstrap import StackNames, bootstrap
 from lakehouse_assets.resources.aws.boto import AwsClientsResource
+from lakehouse_assets.sources.wordpress_api.datasets import ENDPOINTS_PARAMETER
 from lakehouse_assets_tests.aws.conftest import (
     CREDENTIALS,
     Stack,
@@ -73,7 +74,7 @@ def test_template_deploys_to_moto_and_runs_the_pipeline(
         assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == f"{PREFIX}-{layer}"
         topic = ssm.get_parameter(Name=settings.PARAMETER_NAMES.topic(layer))["Parameter"]
         assert topic["Value"] == outputs[f"{layer.capitalize()}TopicArn"]
-    endpoints = ssm.get_parameter(Name=settings.PARAMETER_NAMES.wordpress_endpoints)["Parameter"]
+    endpoints = ssm.get_parameter(Name=ENDPOINTS_PARAMETER)["Parameter"]
     assert (endpoints["Type"], endpoints["Value"]) == ("StringList", ",".join(sample_site_urls))
     iam = aws.client("iam")
     policy = iam.get_policy(PolicyArn=outputs["CodeLocationPolicyArn"])["Policy"]

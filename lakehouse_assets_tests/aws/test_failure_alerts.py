@@ -12,20 +12,21 @@ import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from dagster import AssetExecutionContext
 
 from lakehouse_assets import settings
 from lakehouse_assets.automation.alerts import failure_alerts
 from lakehouse_assets.definitions import build_definitions
+from lakehouse_assets.deployments import aws_resources
 from lakehouse_assets.errors import ConfigurationError
 from lakehouse_assets.lake.s3_object_store import S3ObjectStore
-from lakehouse_assets.resources.aws import aws_resources
 from lakehouse_assets.resources.aws.boto import AwsClientsResource
 from lakehouse_assets.resources.aws.secrets import SecretsManagerResource
 from lakehouse_assets.resources.secrets import SecretsResource
@@ -47,11 +48,9 @@ SECRET_VALUE = "sm-secret-8c2e7a41d09b"  # in Secrets Manager
 SECRETS = (URL_TOKEN, SECRET_VALUE)
 
 
-def corrupt_key(day: str) -> str:
-    """A raw posts snapshot that sorts after any taken today (stamped 23:59:59.999999)."""
-    return (
-        f"wordpress_api/posts/ingest_date={day}/posts_{day.replace('-', '')}T235959999999Z_zz.json"
-    )
+#: A current bronze posts table far larger than what the site now serves: the volume guard
+#: blocks bronze (a bronze failure, as a truncated snapshot once made it fail).
+CURRENT_BRONZE_POSTS = "wordpress_api/posts/data.parquet"
 
 
 @dataclass
@@ -82,17 +81,11 @@ def failed_run(moto_endpoint: str) -> Iterator[FailedRun]:
         instance = dg.DagsterInstance.ephemeral()
         with aws_environment(moto_endpoint, REGION):
             defs = build_definitions(settings.Deployment.AWS)
-            job = defs.resolve_job_def("wordpress_api_job")
-            day = (
-                job.partitions_def.get_last_partition_key()
-                if job.partitions_def
-                else datetime.now(UTC).strftime("%Y-%m-%d")
-            )
             store = S3ObjectStore(stack.client("s3"))
             with tempfile.TemporaryDirectory() as directory:
-                corrupt = Path(directory) / "posts.json"
-                corrupt.write_bytes(b'[{"ID": "1", "post_title": "trunc')
-                store.put_file(stack.bucket("raw"), corrupt_key(day), corrupt, create_only=True)
+                larger = Path(directory) / "data.parquet"
+                pq.write_table(pa.table({"ID": [str(i) for i in range(1000)]}), larger)
+                store.put_file(stack.bucket("bronze"), CURRENT_BRONZE_POSTS, larger)
             result, _ = run_wordpress_job(defs, instance, raise_on_error=False)
             with dg.build_sensor_context(
                 instance=instance, resources={"notifications": defs.resources["notifications"]}

@@ -23,6 +23,7 @@ from lakehouse_assets import settings
 from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.infra.bootstrap import StackNames, bootstrap
 from lakehouse_assets.resources.aws.boto import AwsClientsResource
+from lakehouse_assets.sources.wordpress_api.datasets import ENDPOINTS_PARAMETER
 from lakehouse_assets_tests.aws.conftest import (
     CREDENTIALS,
     Stack,
@@ -74,7 +75,7 @@ def runs(
         aws_result, partition = run_wordpress_job(defs, dg.DagsterInstance.ephemeral())
     directory = tmp_path_factory.mktemp("local")
     parameters = directory / "parameters.yaml"
-    values: dict[str, object] = {settings.PARAMETER_NAMES.wordpress_endpoints: sample_site_urls}
+    values: dict[str, object] = {ENDPOINTS_PARAMETER: sample_site_urls}
     values.update(
         {settings.PARAMETER_NAMES.bucket(layer): stack.bucket(layer) for layer in settings.LAYERS}
     )
@@ -101,7 +102,7 @@ def test_run_succeeds_with_every_asset_and_check(runs: Runs) -> None:
     checks = [
         e for e in runs.aws.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ]
-    assert len(checks) == 15
+    assert len(checks) == 22
     assert all(e.event_specific_data.passed for e in checks)  # type: ignore[union-attr]
 
 

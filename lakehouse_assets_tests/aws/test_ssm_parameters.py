@@ -18,6 +18,7 @@ from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.errors import ConfigurationError
 from lakehouse_assets.resources.aws.boto import AwsClientsResource
 from lakehouse_assets.resources.aws.ssm import SsmParametersResource, platform_parameter_names
+from lakehouse_assets.sources.wordpress_api.datasets import ENDPOINTS_PARAMETER
 from lakehouse_assets_tests.aws.conftest import (
     CREDENTIALS,
     aws_environment,
@@ -28,7 +29,7 @@ from lakehouse_assets_tests.aws.conftest import (
 pytestmark = pytest.mark.integration
 
 REGION = "us-west-1"
-ENDPOINTS = settings.PARAMETER_NAMES.wordpress_endpoints
+ENDPOINTS = ENDPOINTS_PARAMETER
 SECURE_VALUE = "https://example.org/wp-json/x/posts_a1/?token=ssm-secure-5e1d"
 
 
@@ -80,7 +81,7 @@ def test_string_stringlist_and_securestring(parameters: dict[str, Any], moto_end
 
 
 def test_the_platforms_parameters_come_in_one_call(moto_endpoint: str) -> None:
-    resource, sizes = _resource(moto_endpoint, prefetch=platform_parameter_names())
+    resource, sizes = _resource(moto_endpoint, prefetch=[*platform_parameter_names(), ENDPOINTS])
     assert resource.get_string_or(settings.PARAMETER_NAMES.bucket("raw"), "x") == "x"
     resource.lookup([settings.PARAMETER_NAMES.topic("gold"), ENDPOINTS])
     assert sizes == [10]

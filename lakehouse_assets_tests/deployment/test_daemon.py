@@ -133,7 +133,7 @@ def test_schedule_started_through_graphql_ticks_and_its_run_succeeds(deployment:
 def test_run_monitoring_fails_a_run_past_its_max_runtime_and_it_is_retried(
     deployment: Deployment,
 ):
-    """`dagster/max_runtime` is enforced only with run monitoring on (RELIABILITY.md). The
+    """`dagster/max_runtime` is enforced only with run monitoring on. The
     monitor fails the run, which is not an asset failure, so run retries launch it again."""
     run_id = deployment.client().submit_job_execution(
         OVERRUNNING_JOB, repository_location_name=LOCATION_NAME

@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
-from dagster._config import process_config, resolve_to_config_type
-from dagster._core.instance.config import dagster_instance_config
+
+# Validating a dagster.yaml against the instance schema has no public API.
+from dagster._config import process_config, resolve_to_config_type  # noqa: TID251
+from dagster._core.instance.config import dagster_instance_config  # noqa: TID251
 
 from lakehouse_assets_tests.deployment.deployment import REPO_ROOT
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from dagster import deserialize_value
-from dagster._core.events.log import EventLogEntry
+from dagster import EventLogEntry, deserialize_value
 
 from lakehouse_assets_tests.deployment.conftest import JOB, MaterializedDeployment
 

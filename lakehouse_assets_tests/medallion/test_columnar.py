@@ -17,12 +17,16 @@ import pyarrow as pa
 import pytest
 
 from lakehouse_assets.errors import SourceError
+from lakehouse_assets.medallion.bronze import bronze_table
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS
-from lakehouse_assets.transforms.bronze import bronze_table, bronze_table_from_file
-from lakehouse_assets.transforms.gold import statistics_postname_table
-from lakehouse_assets.transforms.silver import build_silver, silver_arrow
 from lakehouse_assets_tests.conftest import fixture_tables
-from lakehouse_assets_tests.transforms.test_silver import SCHEMA
+from lakehouse_assets_tests.medallion.pandas_silver import (
+    bronze_table_from_file,
+    build_silver,
+    silver_arrow,
+    statistics_postname_table,
+)
+from lakehouse_assets_tests.medallion.test_silver import SCHEMA
 
 AT = datetime(2026, 10, 31, 7, 0, tzinfo=UTC)
 SNAPSHOT = "wordpress_api/posts/ingest_date=2026-10-31/posts_20261031T070000000000Z_abc.json"
@@ -144,7 +148,7 @@ def test_silver_and_gold_of_the_fixture_site_agree_with_pandas_and_the_contract(
 def test_the_columnar_reader_takes_raw_snapshot_paths(tmp_path: Path) -> None:
     """Regression: DuckDB read ``ingest_date=…`` in the path as a Hive partition column, and
     every real snapshot fell back to the slow path."""
-    from lakehouse_assets.transforms.bronze import _with_text_columns
+    from lakehouse_assets.medallion.bronze import _with_text_columns
 
     path = write(tmp_path, fixture_tables()["posts"])
     table = _with_text_columns(path, lambda reader: reader.read_all())

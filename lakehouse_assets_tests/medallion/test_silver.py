@@ -6,10 +6,10 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from lakehouse_assets.transforms.schema import DatasetSchema
-from lakehouse_assets.transforms.silver import build_silver, silver_arrow
+from lakehouse_assets.medallion.datasets import DatasetSchema
+from lakehouse_assets_tests.medallion.pandas_silver import build_silver, silver_arrow
 
-SCHEMA = DatasetSchema(
+SCHEMA = DatasetSchema.of(
     name="things",
     description="",
     key=("id",),

@@ -16,20 +16,24 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse_assets.lake.parquet import write_parquet
+from lakehouse_assets.medallion import silver as silver_columnar
+from lakehouse_assets.medallion.bronze import bronze_table, write_bronze_file
 from lakehouse_assets.sources.wordpress_api.datasets import DATASETS
-from lakehouse_assets.transforms import silver_columnar
-from lakehouse_assets.transforms.bronze import bronze_table, write_bronze_file
-from lakehouse_assets.transforms.gold import statistics_postname_table, write_gold_file
-from lakehouse_assets.transforms.silver import build_silver
+from lakehouse_assets.sources.wordpress_api.statistics_postname import write_gold_file
 from lakehouse_assets_tests.conftest import fixture_tables
-from lakehouse_assets_tests.transforms.test_columnar import AT, SNAPSHOT, from_file, write
-from lakehouse_assets_tests.transforms.test_silver import SCHEMA
+from lakehouse_assets_tests.medallion.pandas_silver import build_silver, statistics_postname_table
+from lakehouse_assets_tests.medallion.test_columnar import AT, SNAPSHOT, from_file, write
+from lakehouse_assets_tests.medallion.test_silver import SCHEMA
 
 
 @pytest.fixture(autouse=True)
 def tiny_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in ("silver_columnar", "bronze", "gold"):
-        monkeypatch.setattr(f"lakehouse_assets.transforms.{module}.ROWS_PER_BATCH", 7)
+    for module in (
+        "medallion.silver",
+        "medallion.bronze",
+        "sources.wordpress_api.statistics_postname",
+    ):
+        monkeypatch.setattr(f"lakehouse_assets.{module}.ROWS_PER_BATCH", 7)
 
 
 def rows_of(ids: list[int], duplicate_last: bool = False) -> list[dict[str, Any]]:
@@ -139,7 +143,7 @@ def test_the_engine_spills_to_the_temporary_directory_not_the_working_directory(
     container may not let us write: a sort or join beyond the memory limit would fail there."""
     import tempfile
 
-    from lakehouse_assets.transforms.engine import connect, spill_directory
+    from lakehouse_assets.medallion.engine import connect, spill_directory
 
     connection = connect()
     try:

@@ -10,14 +10,10 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lakehouse_assets.definitions import local_resources
+from lakehouse_assets.deployments import local_resources
 from lakehouse_assets.lake.parquet import write_parquet
-from lakehouse_assets.lake.table_files import (
-    STAGING_PREFIX,
-    StagedTable,
-    StoredTable,
-    staged_table,
-)
+from lakehouse_assets.lake.staging import STAGING_PREFIX
+from lakehouse_assets.lake.table_files import StagedTable, StoredTable, staged_table
 from lakehouse_assets_tests.conftest import LocalLake
 
 

@@ -12,6 +12,7 @@ import requests
 
 from lakehouse_assets.errors import SourceError
 from lakehouse_assets.resources.json_api import JsonArrayClient, RetrySettings
+from lakehouse_assets.sources.wordpress_api.paging import WORDPRESS_PAGING
 from lakehouse_assets_tests.http_fixtures import Scripted, ScriptedServer, scripted_server
 
 ROWS = [{"ID": "1", "post_title": "Café"}, {"ID": "2", "post_title": "Tips &amp; Tricks"}]
@@ -38,7 +39,9 @@ def client(sleeps: Sleeps, attempts: int = 4, timeout: float = 5.0, budget: floa
 
 def download(server: ScriptedServer, tmp_path: Path, sleeps: Sleeps, **kwargs):
     url = f"{server.base_url}{SECRET_PATH}{SECRET_QUERY}"
-    return client(sleeps, **kwargs).download("wordpress_api", "posts", url, tmp_path / "out.json")
+    return client(sleeps, **kwargs).download(
+        "wordpress_api", "posts", url, tmp_path / "out.json", paging=WORDPRESS_PAGING
+    )
 
 
 def assert_no_url(error: SourceError, server: ScriptedServer) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import requests
 
 from lakehouse_assets.errors import SourceError
 from lakehouse_assets.resources.json_api import JsonArrayClient, RetrySettings, count_json_objects
+from lakehouse_assets.sources.wordpress_api.paging import WORDPRESS_PAGING
 from lakehouse_assets_tests.http_fixtures import Scripted, ScriptedServer, scripted_server
 
 PATH = "/wp-json/v1/statistics_pages_q7x2d/"
@@ -38,10 +40,14 @@ def pages(server: ScriptedServer, *bodies: bytes, total: int) -> None:
     server.add(PATH, *(Scripted(200, body, headers) for body in bodies))
 
 
+#: Empty pages are kept going past here, so an empty page between full ones is exercised.
+PAGING = replace(WORDPRESS_PAGING, stop_at_empty_page=False)
+
+
 def download(server: ScriptedServer, tmp_path: Path):
     client = JsonArrayClient(requests.Session(), retry=RetrySettings(max_attempts=1))
     return client.download(
-        "wordpress_api", "statistics_pages", server.base_url + PATH, tmp_path / "o"
+        "wordpress_api", "statistics_pages", server.base_url + PATH, tmp_path / "o", paging=PAGING
     )
 
 

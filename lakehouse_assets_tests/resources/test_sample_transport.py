@@ -9,6 +9,7 @@ import requests
 
 from lakehouse_assets.resources.json_api import JsonArrayClient
 from lakehouse_assets.resources.sample_transport import SampleSiteAdapter
+from lakehouse_assets.sources.wordpress_api.paging import WORDPRESS_PAGING
 from lakehouse_assets.sources.wordpress_api.sample_site import (
     API_PATH,
     SAMPLE_HOST,
@@ -48,7 +49,11 @@ def test_streamed_and_plain_reads_give_the_same_body() -> None:
 
 def test_the_client_downloads_every_page_of_the_sample(tmp_path: Path) -> None:
     download = JsonArrayClient(session([])).download(
-        "wordpress_api", "statistics_pages", f"{BASE}statistics_pages_q7x2d/", tmp_path / "o"
+        "wordpress_api",
+        "statistics_pages",
+        f"{BASE}statistics_pages_q7x2d/",
+        tmp_path / "o",
+        paging=WORDPRESS_PAGING,
     )
     assert download.rows == len(generate_sample_tables()["statistics_pages"])
     assert download.pages > 1

@@ -11,6 +11,7 @@ case-insensitively, so ``post_ID`` in the file is ``post_id`` in SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -22,6 +23,8 @@ from lakehouse_assets.resources.aws.boto import AwsClientsResource
 from lakehouse_assets.resources.catalog import CatalogResource
 
 CATALOGUED_LAYERS = ("bronze", "silver", "gold")
+#: ``BatchCreatePartition`` / ``BatchUpdatePartition`` take at most this many entries.
+PARTITIONS_PER_CALL = 100
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -136,3 +139,74 @@ class GlueCatalogResource(CatalogResource):
             glue.create_table(DatabaseName=database, TableInput=table)
         except glue.exceptions.AlreadyExistsException:
             glue.update_table(DatabaseName=database, TableInput=table)
+
+    def register_partitions(
+        self,
+        address: TableAddress,
+        location: str,
+        schema: pa.Schema,
+        partition_values: Sequence[str],
+        *,
+        partition_column: str = "date",
+        description: str | None = None,
+    ) -> None:
+        """The table (partitioned by ``partition_column``, a string) created or updated, then
+        its partitions: ``batch_create_partition``, and ``batch_update_partition`` for those
+        that exist already (their columns follow the table's). Athena sees a new day without
+        a crawler or ``MSCK REPAIR``."""
+        if address.layer not in CATALOGUED_LAYERS:
+            return
+        glue = self.aws.client("glue")
+        database = self.database(address.layer)
+        table = self.table_input(address, location, schema, description)
+        table["PartitionKeys"] = [{"Name": partition_column, "Type": "string"}]
+        try:
+            glue.create_table(DatabaseName=database, TableInput=table)
+        except glue.exceptions.AlreadyExistsException:
+            glue.update_table(DatabaseName=database, TableInput=table)
+        base = table["StorageDescriptor"]["Location"]
+        values = sorted(set(partition_values))
+        for start in range(0, len(values), PARTITIONS_PER_CALL):
+            chunk = values[start : start + PARTITIONS_PER_CALL]
+            inputs = {
+                value: {
+                    "Values": [value],
+                    "StorageDescriptor": {
+                        **table["StorageDescriptor"],
+                        "Location": f"{base}{partition_column}={value}/",
+                    },
+                    "Parameters": {"classification": "parquet"},
+                }
+                for value in chunk
+            }
+            response = glue.batch_create_partition(
+                DatabaseName=database,
+                TableName=table["Name"],
+                PartitionInputList=list(inputs.values()),
+            )
+            existing: list[tuple[str, str]] = []
+            failed: list[tuple[str, str]] = []
+            for error in response.get("Errors", []):
+                value = error["PartitionValues"][0]
+                code = error.get("ErrorDetail", {}).get("ErrorCode", "")
+                (existing if code == "AlreadyExistsException" else failed).append((value, code))
+            if failed:
+                raise ConfigurationError(
+                    f"Glue refused partitions of {database}.{table['Name']}: "
+                    + ", ".join(f"{partition_column}={v} ({c})" for v, c in failed)
+                )
+            if existing:
+                response = glue.batch_update_partition(
+                    DatabaseName=database,
+                    TableName=table["Name"],
+                    Entries=[
+                        {"PartitionValueList": [v], "PartitionInput": inputs[v]}
+                        for v, _ in existing
+                    ],
+                )
+                if response.get("Errors"):
+                    refused = [e["PartitionValueList"][0] for e in response["Errors"]]
+                    raise ConfigurationError(
+                        f"Glue did not update partitions of {database}.{table['Name']}: "
+                        + ", ".join(f"{partition_column}={v}" for v in refused)
+                    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, PrivateAttr
 
 from lakehouse_assets.errors import ConfigurationError
 from lakehouse_assets.lake.object_store import ObjectStore
-from lakehouse_assets.lake.resource import LakeResource
 from lakehouse_assets.lake.s3_object_store import (
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_PART_SIZE,
@@ -14,10 +15,16 @@ from lakehouse_assets.lake.s3_object_store import (
     S3ObjectStore,
 )
 from lakehouse_assets.resources.aws.boto import AwsClientsResource
+from lakehouse_assets.resources.lake import LakeResource
 
 
 class S3LakeResource(LakeResource):
-    """Layer buckets on S3; every object written is encrypted (SSE-S3, or SSE-KMS with a key)."""
+    """Layer buckets on S3; every object written is encrypted (SSE-S3, or SSE-KMS with a key).
+
+    Every bucket parameter must be set: no run on AWS writes to a default bucket name.
+    """
+
+    bucket_defaults: ClassVar[bool] = False
 
     aws: AwsClientsResource
     sse_algorithm: str = Field(default=SSE_S3, description="AES256 (SSE-S3) or aws:kms (SSE-KMS).")

@@ -24,11 +24,11 @@ BATCH = 10  # GetParameters limit
 
 
 def platform_parameter_names() -> list[str]:
-    """Every parameter the platform reads: ten names, so one GetParameters call fetches them."""
+    """The names every run reads (buckets and topics), fetched together in one GetParameters
+    call; a source's own parameters are fetched with them when it asks first."""
     names = settings.PARAMETER_NAMES
     return [
         *(names.bucket(layer) for layer in settings.LAYERS),
-        names.wordpress_endpoints,
         *(names.topic(layer) for layer in settings.LAYERS),
         names.sns_pipeline_failure,
     ]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from lakehouse_assets.transforms.schema import DatasetSchema
+from lakehouse_assets.medallion.datasets import DatasetSchema
+from lakehouse_assets.medallion.source import Source
 
 SOURCE = "wordpress_api"
+WORDPRESS = Source(SOURCE, "Blog posts and their page views from WordPress REST endpoints.")
+#: StringList of the endpoint URLs, one per dataset (in Parameter Store on AWS).
+ENDPOINTS_PARAMETER = "/wordpress/amazonwebshark/api/mysqlendpoints"
 
-POSTS = DatasetSchema(
+POSTS = DatasetSchema.of(
     name="posts",
     description="WordPress posts, pages, attachments and revisions (wp_posts).",
     key=("ID",),
@@ -33,7 +37,7 @@ POSTS = DatasetSchema(
     preview_excluded=("post_password", "post_content", "post_content_filtered"),
 )
 
-STATISTICS_PAGES = DatasetSchema(
+STATISTICS_PAGES = DatasetSchema.of(
     name="statistics_pages",
     description="Daily page-view counts per page from WP Statistics (wp_statistics_pages).",
     key=("page_id",),
@@ -42,7 +46,7 @@ STATISTICS_PAGES = DatasetSchema(
     strings=("uri", "type"),
 )
 
-TERMS = DatasetSchema(
+TERMS = DatasetSchema.of(
     name="terms",
     description="Categories and tags (wp_terms).",
     key=("term_id",),

@@ -1,15 +1,23 @@
 """Gold layer: blog posts joined with their page-view statistics (``statistics_postname``)."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from lakehouse_assets.errors import DataContractError
 from lakehouse_assets.lake.parquet import COLUMN_DESCRIPTIONS_METADATA
-from lakehouse_assets.lake.table_files import StagedTable, StoredTable, staged_table
-from lakehouse_assets.sources.wordpress_api.datasets import SOURCE
-from lakehouse_assets.sources.wordpress_api.partitions import SNAPSHOT_METADATA
-from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
-from lakehouse_assets.transforms.gold import GOLD_COLUMNS, write_gold_file
+from lakehouse_assets.lake.table_files import StoredTable, staged_table
+from lakehouse_assets.medallion.checks import volume_check
+from lakehouse_assets.medallion.layers import fail_if_shrunk, volume_spec
+from lakehouse_assets.medallion.partitions import SNAPSHOT_METADATA
+from lakehouse_assets.resources.lake import LakeResource
+from lakehouse_assets.sources.wordpress_api.datasets import SOURCE, WORDPRESS
+from lakehouse_assets.sources.wordpress_api.statistics_postname import (
+    GOLD_COLUMNS,
+    write_gold_file,
+)
 
+GOLD = "statistics_postname"
 #: Where each gold column comes from, shown with the column schema of every materialization.
 #: (A definition-level ``dagster/column_schema`` would do it too, but the UI lowercases its names.)
 GOLD_COLUMN_DESCRIPTIONS = {
@@ -19,22 +27,26 @@ GOLD_COLUMN_DESCRIPTIONS = {
 
 
 def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
+    key = WORDPRESS.key("gold", GOLD)
+
     @dg.asset(
-        key=["gold", SOURCE, "statistics_postname"],
+        key=key,
         ins={
-            "posts": dg.AssetIn(key=dg.AssetKey(["silver", SOURCE, "posts"])),
-            "statistics_pages": dg.AssetIn(key=dg.AssetKey(["silver", SOURCE, "statistics_pages"])),
+            "posts": dg.AssetIn(key=WORDPRESS.key("silver", "posts")),
+            "statistics_pages": dg.AssetIn(key=WORDPRESS.key("silver", "statistics_pages")),
         },
-        group_name=SOURCE,
         description="Blog posts (post_type 'post') with their daily page-view statistics.",
-        kinds={"parquet", "duckdb", "gold"},
-        owners=OWNERS,
-        pool=POOL,
-        tags=asset_tags("gold"),
         metadata={**SNAPSHOT_METADATA, COLUMN_DESCRIPTIONS_METADATA: GOLD_COLUMN_DESCRIPTIONS},
         partitions_def=partitions,
+        check_specs=volume_spec(key, partitions),
+        **WORDPRESS.asset_options("gold"),
     )
-    def statistics_postname(posts: StoredTable, statistics_pages: StoredTable) -> StagedTable:
+    def statistics_postname(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        posts: StoredTable,
+        statistics_pages: StoredTable,
+    ) -> Iterator[object]:
         with (
             posts.local_path() as posts_path,
             statistics_pages.local_path() as statistics_path,
@@ -45,9 +57,14 @@ def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
                 raise DataContractError(
                     "gold",
                     SOURCE,
-                    "statistics_postname",
+                    GOLD,
                     "the join produced no rows; the previous table is kept rather than emptied",
                 )
-        return staged
+            volume = volume_check(context, lake, key, rows)
+            if not volume.passed:
+                staged.discard()
+        yield volume
+        fail_if_shrunk(volume, "gold", SOURCE, GOLD)
+        yield dg.Output(staged)
 
     return statistics_postname

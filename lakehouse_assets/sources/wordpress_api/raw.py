@@ -5,26 +5,55 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-from dagster import AssetExecutionContext
 
-from lakehouse_assets import settings
-from lakehouse_assets.errors import ConfigurationError, SourceError
-from lakehouse_assets.lake.object_store import ObjectStore
-from lakehouse_assets.lake.resource import LakeResource
-from lakehouse_assets.lake.snapshots import latest_snapshot, snapshot_key
+from lakehouse_assets.errors import ConfigurationError, SourceError, step_retry_request
+from lakehouse_assets.lake.staging import staging_prefix
+from lakehouse_assets.medallion.datasets import DatasetSchema
+from lakehouse_assets.medallion.raw import (
+    SNAPSHOT_KEY_METADATA,
+    check_partition,
+    extract_retry_policy,
+    keep_snapshot,
+    reuse_kept_snapshot,
+)
+from lakehouse_assets.resources.lake import LakeResource
 from lakehouse_assets.resources.parameters import ParametersResource
 from lakehouse_assets.settings import PipelineSettings
-from lakehouse_assets.sources.wordpress_api.datasets import DATASETS, SOURCE
+from lakehouse_assets.sources.wordpress_api.datasets import (
+    DATASETS,
+    ENDPOINTS_PARAMETER,
+    SOURCE,
+    WORDPRESS,
+)
 from lakehouse_assets.sources.wordpress_api.endpoints import resolve_endpoints
-from lakehouse_assets.sources.wordpress_api.partitions import today
+from lakehouse_assets.sources.wordpress_api.paging import WORDPRESS_PAGING
 from lakehouse_assets.sources.wordpress_api.resource import WordPressApiResource
-from lakehouse_assets.sources.wordpress_api.tags import OWNERS, POOL, asset_tags
-from lakehouse_assets.transforms.schema import DatasetSchema
+
+#: Longest server-asked wait (``Retry-After``) a step retry honours: with two retries this keeps
+#: the waits within half the jobs' one-hour ``dagster/max_runtime``. A longer one fails the step.
+STEP_RETRY_MAX_WAIT_SECONDS = 900.0
+
+
+def retry_as_asked(error: SourceError, policy: dg.RetryPolicy) -> BaseException:
+    """What to raise for ``error``: a step retry waiting as long as the server asked, a clear
+    failure when it asked for more than a step may wait, else the error (``policy`` decides)."""
+    retry = step_retry_request(error, policy, max_wait_seconds=STEP_RETRY_MAX_WAIT_SECONDS)
+    if retry is not None:
+        return retry
+    wait = error.retry_after_seconds
+    if error.transient and wait is not None:
+        return SourceError(
+            error.source,
+            error.dataset,
+            f"{error.problem}; the server asks to wait {wait:.0f}s, longer than the "
+            f"{STEP_RETRY_MAX_WAIT_SECONDS:.0f}s a step retry may wait: not retried",
+        )
+    return error
 
 
 def endpoint_url(parameters: ParametersResource, dataset: str, log: dg.DagsterLogManager) -> str:
     """The dataset's endpoint, resolved by derived name from the parameter each run."""
-    name = settings.PARAMETER_NAMES.wordpress_endpoints
+    name = ENDPOINTS_PARAMETER
     resolved = resolve_endpoints(parameters.get_list(name), [d.name for d in DATASETS])
     for undeclared in resolved.undeclared:
         log.warning(
@@ -37,64 +66,47 @@ def endpoint_url(parameters: ParametersResource, dataset: str, log: dg.DagsterLo
     return resolved.urls[dataset]
 
 
-def raw_retry_policy(pipeline: PipelineSettings) -> dg.RetryPolicy:
-    """Step retries for what outlasts the HTTP client's own retries (a longer outage).
-
-    Only transient errors are retried (LakehouseError.transient → Failure.allow_retries):
-    validation and configuration errors fail at once.
-    """
-    return dg.RetryPolicy(
-        max_retries=2,
-        delay=pipeline.step_retry_delay_seconds,
-        backoff=dg.Backoff.EXPONENTIAL,
-        jitter=dg.Jitter.PLUS_MINUS,
-    )
-
-
 def build_raw_asset(
     schema: DatasetSchema, partitions: dg.DailyPartitionsDefinition, pipeline: PipelineSettings
 ) -> dg.AssetsDefinition:
+    retry_policy = extract_retry_policy(pipeline)
+
     @dg.asset(
-        key=["raw", SOURCE, schema.name],
-        group_name=SOURCE,
+        key=WORDPRESS.key("raw", schema.name),
         description=f"Raw JSON snapshots of the {schema.name} endpoint, kept per ingestion day.",
-        kinds={"json", "raw"},
-        owners=OWNERS,
-        pool=POOL,
-        tags=asset_tags("raw"),
         partitions_def=partitions,
-        retry_policy=raw_retry_policy(pipeline),
+        retry_policy=retry_policy,
+        **WORDPRESS.asset_options("raw", kinds=("json", "raw")),
     )
     def raw_snapshot(
-        context: AssetExecutionContext,
+        context: dg.AssetExecutionContext,
         parameters: ParametersResource,
         lake: LakeResource,
         wordpress_api: WordPressApiResource,
     ) -> dg.MaterializeResult:
         what = f"{SOURCE}/{schema.name}"
-        day = context.partition_key
-        bucket = lake.bucket("raw")
-        store = lake.object_store()
-        current_day = today(partitions)
-        if day > current_day:
-            raise ConfigurationError(f"{what}: partition {day} is in the future")
-        if day < current_day:
-            return reuse_kept_snapshot(context, store, bucket, schema.name, day)
+        if not check_partition(partitions, context.partition_key, what):
+            return reuse_kept_snapshot(context, lake, SOURCE, schema.name)
         url = endpoint_url(parameters, schema.name, context.log)
         wordpress_api.check_url(url, what)
+        lake.bucket("raw")  # every bucket name validated before the first request
         fetched_at = datetime.now(UTC)
-        key = snapshot_key(SOURCE, schema.name, day, fetched_at, context.run.run_id)
-        with tempfile.TemporaryDirectory(prefix="lakehouse-raw-") as directory:
-            download = wordpress_api.client().download(
-                SOURCE, schema.name, url, Path(directory) / "snapshot.json"
-            )
-            store.put_file(bucket, key, download.path, create_only=True)
+        # A staging folder named after this process: one a kill -9 leaves is reaped next run.
+        with tempfile.TemporaryDirectory(prefix=staging_prefix()) as directory:
+            try:
+                download = wordpress_api.client().download(
+                    SOURCE, schema.name, url, Path(directory) / "snapshot.json", paging=WORDPRESS_PAGING
+                )
+            except SourceError as error:
+                raise retry_as_asked(error, retry_policy) from error
+            key, _ = keep_snapshot(context, lake, SOURCE, schema.name, download.path, fetched_at)
         context.log.info(f"raw {what}: {download.rows} rows in {download.pages} page(s) → {key}")
+        store = lake.object_store()
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": download.rows,
-                "dagster/uri": dg.MetadataValue.path(store.uri(bucket, key)),
-                "snapshot_key": key,
+                "dagster/uri": dg.MetadataValue.path(store.uri(lake.bucket("raw"), key)),
+                SNAPSHOT_KEY_METADATA: key,
                 "pages": download.pages,
                 "http_attempts": download.attempts,
                 "size_bytes": download.size_bytes,
@@ -105,29 +117,6 @@ def build_raw_asset(
         )
 
     return raw_snapshot
-
-
-def reuse_kept_snapshot(
-    context: AssetExecutionContext, store: ObjectStore, bucket: str, dataset: str, day: str
-) -> dg.MaterializeResult:
-    """A past day cannot be fetched again (endpoints serve current data): use the kept snapshot."""
-    kept = latest_snapshot(store, bucket, SOURCE, dataset, ingest_date=day)
-    if kept is None:
-        raise SourceError(
-            SOURCE,
-            dataset,
-            f"no raw snapshot was kept for {day}: endpoints serve only current data, so a past "
-            "day can be rebuilt only from a snapshot ingested that day",
-        )
-    context.log.info(f"raw {SOURCE}/{dataset}: {day} rebuilt from kept snapshot {kept.key}")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/uri": dg.MetadataValue.path(store.uri(bucket, kept.key)),
-            "snapshot_key": kept.key,
-            "size_bytes": kept.size,
-            "reused_kept_snapshot": True,
-        }
-    )
 
 
 def build_raw_assets(

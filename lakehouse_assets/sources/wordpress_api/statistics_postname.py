@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse_assets.transforms.engine import (
+from lakehouse_assets.medallion.engine import (
     ROWS_PER_BATCH,
     connect,
     quote_identifier,
@@ -75,26 +75,6 @@ def write_gold_file(posts: Path, statistics: Path, out: Path) -> int:
     finally:
         connection.close()
         release_memory()
-
-
-def statistics_postname_table(posts: pa.Table, statistics: pa.Table) -> pa.Table:
-    """:func:`write_gold_file` for silver tables in memory."""
-    release_memory()
-    connection = connect(large_strings=False)
-    try:
-        connection.register("posts", posts.select(_used(posts, "posts")))
-        connection.register("statistics", statistics.select(_used(statistics, "statistics")))
-        table = connection.sql(_gold_query("posts", "statistics")).to_arrow_table()
-    finally:
-        connection.close()
-        release_memory()
-    return table.cast(gold_schema())
-
-
-def _used(table: pa.Table, name: str) -> list[str]:
-    wanted = {column for source, column in GOLD_COLUMNS.values() if source == name}
-    wanted |= {"ID", "post_type"} if name == "posts" else {"id"}
-    return [c for c in table.schema.names if c in wanted]
 
 
 def _gold_query(posts: str, statistics: str) -> str:

@@ -25,15 +25,17 @@ import yaml
 
 from lakehouse_assets import settings
 from lakehouse_assets.automation.landing_sensor import TAG_ETAG, TAG_KEY
-from lakehouse_assets.definitions import local_resources
-from lakehouse_assets.lake.io_manager import LakeIOManager
+from lakehouse_assets.deployments import local_resources
+from lakehouse_assets.errors import BadFileError
 from lakehouse_assets.lake.object_store import LocalObjectStore
 from lakehouse_assets.lake.s3_object_store import S3ObjectStore
+from lakehouse_assets.medallion.landed_files import parse_landed_file
+from lakehouse_assets.medallion.landing import LandedDataset as LandingDataset
 from lakehouse_assets.resources.catalog import LocalCatalogResource
+from lakehouse_assets.resources.io_manager import LakeIOManager
 from lakehouse_assets.resources.notifications import LocalNotificationsResource
-from lakehouse_assets.sources import landing
-from lakehouse_assets.sources.landing.datasets import CUSTOMERS, ORDERS, LandingDataset
-from lakehouse_assets.sources.landing.files import BadFileError, parse_landed_file
+from lakehouse_assets.sources.shop.datasets import CUSTOMERS, ORDERS
+from lakehouse_assets.sources.shop.definitions import build_definitions as shop_definitions
 from lakehouse_assets_tests.automation.stores import STORES, StoreLake, moto_s3, parameters
 
 ORDERS_FIELDS = ["order_id", "customer_id", "amount", "currency", "paid", "ordered_at"]
@@ -90,8 +92,8 @@ class Lake:
         return (
             self.root
             / "test-bronze"
-            / dataset.source
-            / dataset.dataset
+            / dataset.source.name
+            / dataset.schema.name
             / partition
             / ("data.parquet")
         )
@@ -106,7 +108,9 @@ class Lake:
         return [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
 
     def quarantined(self, dataset: LandingDataset, name: str) -> tuple[bytes, dict[str, Any]]:
-        base = self.root / "test-raw" / "quarantine" / dataset.source / dataset.dataset / name
+        base = (
+            self.root / "test-raw" / "quarantine" / dataset.source.name / dataset.schema.name / name
+        )
         reason = json.loads(base.with_name(base.name + ".reason.json").read_text("utf-8"))
         return base.read_bytes(), reason
 
@@ -121,12 +125,7 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
     monkeypatch.setenv(settings.DEPLOYMENT_VAR, "local")
     monkeypatch.setenv(settings.ROOT_VAR, str(root))
     monkeypatch.setenv(settings.PARAMETERS_FILE_VAR, str(parameters))
-    defs = dg.Definitions(
-        assets=landing.ASSETS,
-        jobs=landing.JOBS,
-        sensors=landing.SENSORS,
-        resources=local_resources(),
-    )
+    defs = dg.Definitions.merge(shop_definitions(), dg.Definitions(resources=local_resources()))
     with dg.instance_for_test() as instance:
         yield Lake(root, instance, defs)
 
@@ -259,7 +258,7 @@ def test_bad_files_are_quarantined_with_their_reason_and_alerted(lake: Lake) -> 
         key = f"{dataset.landing_prefix}{name}"
         assert recorded["reason"] == reason
         assert (recorded["source_key"], recorded["partition"]) == (key, name)
-        assert recorded["asset"] == f"bronze/shop/{dataset.dataset}"
+        assert recorded["asset"] == f"bronze/shop/{dataset.schema.name}"
         assert not lake.bronze(dataset, name).exists() or name == "orders-001.json"
 
     alerts = lake.alerts()
@@ -310,13 +309,13 @@ def order(**changes: Any) -> bytes:
 )  # fmt: skip
 def test_parse_rejects_with_a_precise_reason(name: str, body: bytes, reason: str) -> None:
     with pytest.raises(BadFileError) as caught:
-        parse_landed_file(body, name, ORDERS, datetime.now(UTC))
+        parse_landed_file(body, name, ORDERS.schema, datetime.now(UTC))
     assert caught.value.reason == reason
 
 
 def test_parse_accepts_empty_arrays_csv_text_values_and_offsets() -> None:
     moment = datetime(2026, 11, 21, tzinfo=UTC)
-    empty = parse_landed_file(b"[]", "x.json", ORDERS, moment)
+    empty = parse_landed_file(b"[]", "x.json", ORDERS.schema, moment)
     assert (empty.table.num_rows, empty.table.schema.names[-2:]) == (
         0,
         ["processed_at", "source_file"],
@@ -326,7 +325,7 @@ def test_parse_accepts_empty_arrays_csv_text_values_and_offsets() -> None:
         b"5,6,7,EUR,TRUE,2026-11-01 12:00:00-02:00\n"
         b"9,6,,,0,\n"
     )
-    parsed = parse_landed_file(csv_body, "x.csv", ORDERS, moment)
+    parsed = parse_landed_file(csv_body, "x.csv", ORDERS.schema, moment)
     assert parsed.table.select(ORDERS_FIELDS).to_pylist() == [
         {"order_id": 5, "customer_id": 6, "amount": 7.0, "currency": "EUR", "paid": True,
          "ordered_at": datetime(2026, 11, 1, 14, tzinfo=UTC)},
@@ -362,15 +361,15 @@ def test_landing_on_s3_through_a_moto_server(
         lake_resource = StoreLake(
             parameters=parameters(tmp_path, s3.buckets), store_id="landing-s3"
         )
-        defs = dg.Definitions(
-            assets=landing.ASSETS,
-            jobs=landing.JOBS,
-            sensors=landing.SENSORS,
-            resources={
-                "lake": lake_resource,
-                "io_manager": LakeIOManager(lake=lake_resource, catalog=LocalCatalogResource()),
-                "notifications": LocalNotificationsResource(outbox_path=str(outbox)),
-            },
+        defs = dg.Definitions.merge(
+            shop_definitions(),
+            dg.Definitions(
+                resources={
+                    "lake": lake_resource,
+                    "io_manager": LakeIOManager(lake=lake_resource, catalog=LocalCatalogResource()),
+                    "notifications": LocalNotificationsResource(outbox_path=str(outbox)),
+                }
+            ),
         )
         good = json.dumps(GOOD_ORDERS[:2]).encode()
         client.put_object(Bucket=raw, Key="landing/shop/orders/good.json", Body=good)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lakehouse_assets.lake.snapshots import snapshot_key
+from lakehouse_assets.lake.layout import raw_snapshot_key as snapshot_key
 from lakehouse_assets_tests.conftest import FixtureSite, LocalLake, run_wordpress_job, step_errors
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
@@ -95,8 +95,8 @@ def test_backfilling_an_old_day_does_not_move_the_current_table_back(
 def test_a_past_day_without_a_kept_snapshot_fails_clearly(local_lake: LocalLake) -> None:
     errors = step_errors(run_wordpress_job(partition="2025-06-01"))
     assert errors["raw__wordpress_api__posts"] == (
-        "SourceError: wordpress_api/posts: no raw snapshot was kept for 2025-06-01: endpoints "
-        "serve only current data, so a past day can be rebuilt only from a snapshot ingested "
+        "SourceError: wordpress_api/posts: no raw snapshot was kept for 2025-06-01: the source "
+        "serves only current data, so a past day can be rebuilt only from a snapshot ingested "
         "that day"
     )
     assert not (local_lake.bucket_dir("gold")).exists()

@@ -1,0 +1,1 @@
+"""The shop source: orders and customers landed as files (JSON, CSV)."""
