@@ -94,7 +94,7 @@ def test_blocking_checks_recorded(materialized: MaterializedDeployment):
         "WHERE run_id = %s AND dagster_event_type = 'ASSET_CHECK_EVALUATION'",
         materialized.ui_run_id,
     )
-    assert rows == [(15,)]  # 5 checks on each of the 3 silver tables
+    assert rows == [(22,)]  # silver: 6 checks each; bronze and gold: a volume check each
 
 
 def test_runs_of_one_source_never_overlap(materialized: MaterializedDeployment):
