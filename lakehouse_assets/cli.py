@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
+
+from lakehouse_assets.dagster_home import dagster_home
 
 DEFAULT_JOB = "wordpress_api_job"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -16,17 +16,6 @@ IN_PROCESS = {**QUIET_LOGS, "execution": {"config": {"in_process": {}}}}
 
 class UsageError(ValueError):
     """A command line that cannot run; printed as one line, exit status 2."""
-
-
-def _dagster_home() -> Path:
-    """DAGSTER_HOME, or ``.dagster_home`` here so `dagster dev` later shows the same runs."""
-    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
 
 
 def _load_definitions() -> Any:
@@ -42,10 +31,11 @@ def _load_definitions() -> Any:
 
 def execute(planned: list[Any], *, accept_shrink: bool = False) -> int:
     """Run each planned run in-process, print its summary; returns how many failed."""
-    _dagster_home()
+    dagster_home()
     import dagster as dg
 
     from lakehouse_assets import settings
+    from lakehouse_assets.observe.usage import finish_run, start_run
     from lakehouse_assets.run_sources import own_tags
     from lakehouse_assets.run_summary import summarize
 
@@ -66,10 +56,12 @@ def execute(planned: list[Any], *, accept_shrink: bool = False) -> int:
             if len(planned) > 1 and sys.stderr.isatty():
                 print(f"[{position}/{len(planned)}] {run.label or run.job_name}", file=sys.stderr)
             started = time.monotonic()
+            start_run()
             result = dg.execute_job(
                 job, instance=instance, raise_on_error=False, run_config=IN_PROCESS, tags=tags
             )
             summary = summarize(result, instance)
+            summary.usage = finish_run(instance, result.run_id)
             if not result.success:
                 failed += 1
                 summary.alerts_sent = _alert(result.run_id, instance, defs)
@@ -90,7 +82,7 @@ def run_partitions(job_name: str, partitions: list[str | None], accept_shrink: b
 def _print_ui_hint() -> None:
     from lakehouse_assets.run_summary import ui_hint
 
-    print(ui_hint(_dagster_home()))
+    print(ui_hint(dagster_home()))
 
 
 def run_job(job_name: str, partition: str | None, accept_shrink: bool = False) -> int:
@@ -113,12 +105,14 @@ def run_sources(
     sources: list[str] | None, partition: str | None, accept_shrink: bool = False
 ) -> int:
     """Each source's runs now (every source when none is named); exit 0 only if all succeed."""
-    home = _dagster_home()
+    home = dagster_home()
     import dagster as dg
 
     from lakehouse_assets.lake.staging import reap_staging_folders
     from lakehouse_assets.run_sources import (
+        RunConfigurationError,
         SourceBusyError,
+        check_configuration,
         fail_abandoned_runs,
         land_packaged_samples,
         landed_runs,
@@ -134,6 +128,10 @@ def run_sources(
     unknown = [s for s in chosen if s not in known]
     if unknown:
         raise UsageError(f"no source {', '.join(unknown)}; choose from: {', '.join(known)}")
+    try:
+        check_configuration(defs)
+    except RunConfigurationError as exc:
+        raise UsageError(str(exc)) from None
     reap_staging_folders()
     failed = 0
     for source in chosen:
@@ -154,9 +152,9 @@ def run_sources(
                 if scheduled is None:
                     refresh = refresh_run(defs, source)
                     if planned:
-                        print(f"{source}: {len(planned)} landed file version(s) to process")
+                        print(f"{source}: {len(planned)} run(s) for what has landed")
                     else:
-                        print(f"{source}: no landed file waiting")
+                        print(f"{source}: nothing new has landed")
                     landing_failed = execute(planned, accept_shrink=accept_shrink)
                     failed += landing_failed
                     if refresh is not None and (planned or _never_built(defs, source)):
@@ -328,9 +326,16 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse_assets.bench.command import add_bench_command, run_bench_command
 
     add_bench_command(commands)
+    from lakehouse_assets.observe.commands import OBSERVE_COMMANDS, add_observe_commands
+
+    add_observe_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "bench":
         return run_bench_command(args)
+    if args.command in OBSERVE_COMMANDS:
+        from lakehouse_assets.observe.commands import run_observe_command
+
+        return run_observe_command(args)
     try:
         return _dispatch(args)
     except UsageError as exc:

@@ -8,6 +8,8 @@ import dagster as dg
 
 from lakehouse_assets import settings
 from lakehouse_assets.automation.alerts import failure_alerts
+from lakehouse_assets.automation.freshness import freshness_alerts
+from lakehouse_assets.components import declared_sources
 from lakehouse_assets.deployments import RESOURCES, local_resources
 from lakehouse_assets.sources.itunes.datasets import TRACKS as ITUNES_TRACKS
 from lakehouse_assets.sources.itunes.definitions import build_definitions as itunes
@@ -38,8 +40,9 @@ def build_definitions(
         itunes(),
         shop(),
         transactions(),
+        declared_sources(pipeline),
         dg.Definitions(
-            sensors=[failure_alerts],
+            sensors=[failure_alerts, freshness_alerts],
             resources={**RESOURCES[selected](), **(overrides or {})},
         ),
     )

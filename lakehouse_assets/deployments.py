@@ -44,6 +44,7 @@ def allowed_hosts() -> list[str]:
 
 def local_resources() -> dict[str, object]:
     """Embedded default: a directory lake, a YAML parameters file, the packaged samples."""
+    from lakehouse_assets.components.resource import RestApiResource
     from lakehouse_assets.resources.catalog import LocalCatalogResource
     from lakehouse_assets.resources.io_manager import LakeIOManager
     from lakehouse_assets.resources.lake import LocalLakeResource
@@ -70,6 +71,7 @@ def local_resources() -> dict[str, object]:
         "transactions_customers": SampleCustomersLookup(),
         "transactions_fraud": SampleFraudScoresLookup(),
         "wordpress_api": WordPressApiResource(serve_packaged_sample=True),
+        "rest_api": RestApiResource(serve_packaged_samples=True),
         "spotify_api": SpotifyApiResource(serve_packaged_sample=True),
         "notifications": LocalNotificationsResource(),
         "secrets": EnvironmentSecretsResource(samples_file=str(settings.packaged_secrets_file())),
@@ -78,6 +80,7 @@ def local_resources() -> dict[str, object]:
 
 def aws_resources() -> dict[str, object]:
     """S3 lake, SSM parameters, SNS alerts, Glue catalog, Secrets Manager; live source APIs."""
+    from lakehouse_assets.components.resource import RestApiResource
     from lakehouse_assets.resources.aws.boto import AwsClientsResource
     from lakehouse_assets.resources.aws.glue import GlueCatalogResource
     from lakehouse_assets.resources.aws.s3_lake import S3LakeResource
@@ -118,6 +121,7 @@ def aws_resources() -> dict[str, object]:
         "transactions_customers": DynamoDbCustomersLookup(aws=aws),
         "transactions_fraud": CloudWatchFraudScoresLookup(aws=aws),
         "wordpress_api": WordPressApiResource(serve_packaged_sample=False, allowed_hosts=hosts),
+        "rest_api": RestApiResource(allowed_hosts=hosts),
         "spotify_api": SpotifyApiResource(serve_packaged_sample=False, allowed_hosts=hosts),
         "notifications": SnsNotificationsResource(aws=aws, parameters=parameters),
         "secrets": secrets,

@@ -42,6 +42,16 @@ class PlannedRun:
     label: str = ""
 
 
+def fresh_resources() -> dict[str, Any]:
+    """The deployment's resources, built now: the code location's own instances cache what
+    they read (bucket names, the store's root) for the process, and a long-lived process
+    running ``lakehouse run`` several times (a test, a notebook) may have changed settings."""
+    from lakehouse_assets import settings
+    from lakehouse_assets.deployments import RESOURCES
+
+    return RESOURCES[settings.deployment()]()
+
+
 class SourceBusyError(RuntimeError):
     """Another ``lakehouse run`` of the source is in progress."""
 
@@ -65,7 +75,7 @@ def landing_sensors(defs: dg.Definitions, source: str) -> list[dg.SensorDefiniti
     return [s for s in defs.sensors or [] if s.name.startswith(prefix)]
 
 
-class ConfigurationProblem(ValueError):
+class RunConfigurationError(ValueError):
     """The deployment's configuration cannot run anything (a bad or missing bucket name)."""
 
 
@@ -76,18 +86,16 @@ def check_configuration(defs: dg.Definitions) -> None:
     from lakehouse_assets.errors import ConfigurationError
     from lakehouse_assets.resources.lake import LakeResource
 
-    lake = (defs.resources or {}).get("lake")
+    lake = fresh_resources().get("lake")
     if isinstance(lake, LakeResource):
         try:
             lake.bucket("raw")
         except ConfigurationError as exc:
-            raise ConfigurationProblem(exc.description or str(exc)) from None
+            raise RunConfigurationError(exc.description or str(exc)) from None
 
 
 def scheduled_run(defs: dg.Definitions, source: str, partition: str | None) -> PlannedRun | None:
-    """The source's partitioned job for ``partition`` (default: the current one), once the
-    configuration it needs checks out (:func:`check_configuration`)."""
-    check_configuration(defs)
+    """The source's partitioned job for ``partition`` (default: the current one)."""
     job_name = f"{source}_job"
     if not any(job.name == job_name for job in _jobs_of(defs, source)):
         return None
@@ -117,7 +125,7 @@ def landed_runs(
     defs: dg.Definitions, instance: dg.DagsterInstance, source: str
 ) -> Iterator[PlannedRun]:
     """Every run the source's landing sensors request now and no earlier run already made."""
-    resources = dict(defs.resources or {})
+    resources = fresh_resources()
     for sensor in landing_sensors(defs, source):
         cursor: str | None = None
         for _ in range(MAX_TICKS):
@@ -165,7 +173,7 @@ def land_packaged_samples(defs: dg.Definitions, source: str) -> list[str]:
         return []
     if settings.parameters_file() != settings.packaged_parameters_file():
         return []
-    lake = (defs.resources or {})["lake"]
+    lake = fresh_resources()["lake"]
     placed: list[str] = []
     for landed in LANDED_DATASETS:
         if landed.source.name == source:

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from lakehouse_assets.automation.alerts import error_summary
+from lakehouse_assets.observe.usage import USAGE_METADATA, add_usage, describe
 
 
 @dataclass
@@ -26,6 +27,9 @@ class RunSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)
     alerts_sent: list[str] = field(default_factory=list)
     partition: str | None = None
+    #: AWS and HTTP requests of the run (observe/usage.py): its steps' ``lakehouse/usage``
+    #: summed, or the run's whole total where the run was made in this process.
+    usage: dict[str, int] = field(default_factory=dict)
 
     def render(self, elapsed: float) -> str:
         width = max([len(a.asset) for a in self.assets] + [5])
@@ -44,6 +48,7 @@ class RunSummary:
         for step, message in self.failures:
             lines.append(f"step {step} failed: {message}")
         lines += [f"alert sent: {subject}" for subject in self.alerts_sent]
+        lines.append(f"usage: {describe(self.usage)}")
         return "\n".join(lines) + "\n"
 
 
@@ -66,9 +71,12 @@ def summarize(
         success=result.success,
         partition=result.dagster_run.tags.get("dagster/partition"),
     )
+    step_usage = []
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         metadata = materialization.metadata
+        if USAGE_METADATA in metadata:
+            step_usage.append(metadata[USAGE_METADATA].value)
         rows = metadata.get("dagster/row_count")
         uri = metadata.get("dagster/uri")
         summary.assets.append(
@@ -86,4 +94,5 @@ def summarize(
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             error_class, message = error_summary(event.step_failure_data.error)
             summary.failures.append((event.step_key or "?", f"{error_class}: {message}"))
+    summary.usage = add_usage(u for u in step_usage if isinstance(u, dict))
     return summary

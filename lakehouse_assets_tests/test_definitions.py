@@ -16,6 +16,8 @@ from lakehouse_assets.settings import Deployment
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ["posts", "statistics_pages", "terms"]
+SPOTIFY = ["popular_songs", "top_played"]
+REST = ["categories", "pages", "posts", "tags", "users"]
 WORDPRESS_KEYS = sorted(
     [f"{layer}/wordpress_api/{d}" for layer in ("raw", "bronze", "silver") for d in DATASETS]
     + ["gold/wordpress_api/statistics_postname"]
@@ -127,3 +129,83 @@ def test_dagster_definitions_validate_loads_the_workspace() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
+
+
+#: Every source's assets by group (one group, one pipeline in the UI), pinned.
+GROUPS = {
+    "wordpress_api": WORDPRESS_KEYS,
+    "itunes": ["bronze/itunes/tracks", "gold/itunes/play_history", "silver/itunes/tracks"],
+    "spotify": sorted(
+        [f"{layer}/spotify/{d}" for layer in ("raw", "bronze", "silver") for d in SPOTIFY]
+        + ["gold/spotify/weekly_chart"]
+    ),
+    "transactions": [
+        "bronze/transactions/items",
+        "bronze/transactions/orders",
+        "silver/transactions/enriched",
+    ],
+    "wordpress_rest": sorted(
+        [f"{layer}/wordpress_rest/{d}" for layer in ("raw", "bronze", "silver") for d in REST]
+        + ["gold/wordpress_rest/posts_with_terms"]
+    ),
+    "shop": ["bronze/shop/customers", "bronze/shop/orders"],
+}
+SCHEDULES = {
+    "wordpress_api_daily": ("0 7 * * *", "wordpress_api_job"),
+    "spotify_weekly": ("0 7 * * 1", "spotify_job"),
+    "wordpress_rest_daily": ("0 7 * * *", "wordpress_rest_job"),
+}
+SENSORS = {
+    "failure_alerts",
+    "freshness_alerts",
+    "landing__itunes__tracks_sensor",
+    "landing__shop__customers_sensor",
+    "landing__shop__orders_sensor",
+    "landing__transactions__batches_sensor",
+}
+
+
+def test_every_source_is_one_group_with_its_pinned_assets() -> None:
+    graph = build_definitions(Deployment.LOCAL).resolve_asset_graph()
+    groups: dict[str, list[str]] = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.group_name == key.path[1], key  # the group is the source
+        groups.setdefault(node.group_name, []).append(key.to_user_string())
+    assert {g: sorted(keys) for g, keys in groups.items()} == GROUPS
+
+
+def test_every_replaced_table_is_guarded_by_blocking_checks() -> None:
+    graph = build_definitions(Deployment.LOCAL).resolve_asset_graph()
+    checks: dict[str, set[str]] = {}
+    for check_key in graph.asset_check_keys:
+        assert graph.get_check_spec(check_key).blocking, check_key  # type: ignore[attr-defined]
+        checks.setdefault(check_key.asset_key.to_user_string(), set()).add(check_key.name)
+    for key in ("silver/spotify/popular_songs", "gold/itunes/play_history", "silver/itunes/tracks"):
+        assert "volume" in checks[key]
+    for dataset in REST:
+        assert {"unique_non_null_keys", "typed_values", "volume"} <= checks[
+            f"silver/wordpress_rest/{dataset}"
+        ]
+
+
+def test_schedules_and_sensors_are_pinned() -> None:
+    defs = build_definitions(Deployment.LOCAL)
+    schedules = {}
+    for schedule in defs.schedules or []:
+        resolved = defs.resolve_schedule_def(schedule.name)
+        schedules[resolved.name] = (resolved.cron_schedule, resolved.job_name)
+        assert resolved.default_status == dg.DefaultScheduleStatus.STOPPED  # off on a laptop
+        assert resolved.execution_timezone == "Europe/London"
+    assert schedules == SCHEDULES
+    assert {sensor.name for sensor in defs.sensors or []} == SENSORS
+    for name in SENSORS:
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_schedules_run_on_a_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    defs = build_definitions(Deployment.AWS)
+    for name in SCHEDULES:
+        status = defs.resolve_schedule_def(name).default_status
+        assert status == dg.DefaultScheduleStatus.RUNNING, name

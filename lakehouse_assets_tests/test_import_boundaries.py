@@ -2,8 +2,8 @@
 
 Why: a source folder that reaches into another source, or shared machinery that knows one
 source, is how copies and hidden couplings start. A source imports only the machinery
-(``medallion``, ``lake``, ``resources``, ``automation``, ``errors``, ``settings``) and its own
-modules; the machinery imports no source; ``lake`` (storage) imports nothing of ``resources``.
+(``medallion``, ``lake``, ``resources``, ``automation``, ``observe``, ``errors``,
+``settings``) and its own modules; the machinery imports no source; ``lake`` (storage) imports nothing of ``resources``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,18 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lakehouse_assets"
-SHARED = ("medallion", "lake", "resources", "automation", "errors", "settings", "read_ahead")
+SHARED = (
+    "medallion",
+    "lake",
+    "resources",
+    "automation",
+    "observe",
+    "components",
+    "errors",
+    "settings",
+    "read_ahead",
+    "dagster_home",
+)
 #: Top-level modules that assemble or drive sources (they may import any of them).
 ASSEMBLY = ("definitions", "deployments", "cli", "run_sources", "infra", "bench")
 

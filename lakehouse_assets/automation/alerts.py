@@ -28,6 +28,8 @@ WRAPPER_ERRORS = frozenset(
         "DagsterUserCodeExecutionError",
         "RetryRequestedFromPolicy",
         "DagsterMaxRetriesExceededError",
+        "DagsterExecutionHandleOutputError",
+        "DagsterExecutionLoadInputError",
     }
 )
 #: Run tag set once a run's alerts were published outside the sensor (``lakehouse run``).

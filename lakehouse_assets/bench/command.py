@@ -33,11 +33,21 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
         "--no-original", action="store_true", help="skip the original approach (memory-hungry)"
     )
     bench.add_argument("--workdir", type=Path, help="where temporary lakes go (default: TMPDIR)")
+    bench.add_argument(
+        "--with-dlt",
+        action="store_true",
+        help="also load the site with dlt (rest_api → Parquet files) as a peer: pip install "
+        "'dlt[parquet]'",
+    )
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
+    from lakehouse_assets.bench.dlt_peer import available
     from lakehouse_assets.bench.runner import BenchOptions, render, run_bench, write_json
 
+    if args.with_dlt and not available():
+        sys.stderr.write("--with-dlt: dlt is not installed (pip install 'dlt[parquet]')\n")
+        return 2
     options = BenchOptions(
         posts=args.posts,
         statistics_rows=args.statistics_rows,
@@ -47,6 +57,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
         references=not args.no_references,
         original=not args.no_original,
         workdir=args.workdir,
+        dlt=args.with_dlt,
     )
     report = run_bench(options, log=lambda line: print(line, file=sys.stderr, flush=True))  # noqa: T201
     print(render(report))  # noqa: T201

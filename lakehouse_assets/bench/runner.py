@@ -33,6 +33,7 @@ TARGETS = {
     "import_seconds_max": 1.5,
 }
 GOLD_TABLE = "statistics_postname"
+DLT_PEER = "lakehouse_assets.bench.dlt_peer"
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,21 @@ class BenchOptions:
     original: bool = True
     import_samples: int = 3
     workdir: Path | None = None
+    #: Also load the site with dlt (``bench/dlt_peer.py``) in each repeat, if it is installed.
+    dlt: bool = False
 
 
 def _median(values: list[float]) -> float:
     return float(statistics.median(values)) if values else 0.0
 
 
-def _child(kind: str, config: dict[str, Any], env: dict[str, str], directory: Path) -> dict:
+def _child(
+    kind: str,
+    config: dict[str, Any],
+    env: dict[str, str],
+    directory: Path,
+    module: str = "lakehouse_assets.bench.child",
+) -> dict:
     """Run one workload in a child process; its result plus the wall time seen from here."""
     config_path = directory / f"{kind}-config.json"
     result_path = directory / f"{kind}-result.json"
@@ -63,8 +72,8 @@ def _child(kind: str, config: dict[str, Any], env: dict[str, str], directory: Pa
         [
             sys.executable,
             "-m",
-            "lakehouse_assets.bench.child",
-            kind,
+            module,
+            *([kind] if module.endswith(".child") else []),
             str(config_path),
             str(result_path),
         ],
@@ -166,7 +175,13 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda _: None
         "page_size": options.page_size,
         "json_bytes": site.size_bytes,
     }
-    runs: dict[str, list[dict]] = {"pipeline": [], "floor": [], "original": [], "incremental": []}
+    runs: dict[str, list[dict]] = {
+        "pipeline": [],
+        "floor": [],
+        "original": [],
+        "incremental": [],
+        "dlt": [],
+    }
     gold: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="lakehouse-bench-", dir=options.workdir) as tmp,
@@ -200,6 +215,13 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda _: None
                     if last:
                         gold[kind] = normalized_gold(out / "gold" / f"{GOLD_TABLE}.parquet")
                     _remove(out)
+            if options.dlt:
+                out = directory / "dlt"
+                config = {"urls": urls, "out": str(out), "workdir": str(directory)}
+                result = _child("dlt", config, dict(os.environ), directory, DLT_PEER)
+                runs["dlt"].append(result)
+                log(f"{step} dlt {result['process_seconds']:.1f}s")
+                _remove(out)
             if last and options.incremental:
                 kept = directory
             else:
@@ -344,6 +366,7 @@ def build_report(
         "import_seconds": _met(import_median, TARGETS["import_seconds_max"]),
     }
     return {
+        "dlt_peer": _dlt_comparison(ours, runs.get("dlt") or [], scale),
         "scale": scale,
         "repeat": len(runs["pipeline"]),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
@@ -355,6 +378,32 @@ def build_report(
         "ratios": ratios,
         "gold": gold_report,
         "targets": targets,
+    }
+
+
+def _dlt_comparison(
+    ours: dict[str, Any], results: list[dict], scale: dict[str, Any]
+) -> dict[str, Any]:
+    """dlt's extract + normalize + load against our raw + bronze steps of the same runs."""
+    if not results or not ours:
+        return {}
+    landing = {n: a for n, a in ours["assets"].items() if n.split("/")[0] in ("raw", "bronze")}
+    ours_seconds = sum(a["seconds"] for a in landing.values())
+    dlt = _summarize_script(results)
+    dlt_seconds = sum(s["seconds"] for n, s in dlt["stages"].items() if n != "import")
+    return {
+        "dlt_version": results[-1].get("dlt_version"),
+        "dlt_rows": results[-1]["rows"],
+        "dlt_extract_load_seconds": dlt_seconds,
+        "dlt_stages": dlt["stages"],
+        "dlt_process_seconds": dlt["process_seconds"],
+        "dlt_peak_rss_bytes": dlt["peak_rss_bytes"],
+        "ours_raw_bronze_seconds": ours_seconds,
+        "ours_raw_bronze_peak_rss_bytes": max(a["peak_rss_bytes"] for a in landing.values()),
+        "ours_process_peak_rss_bytes": ours["peak_rss_bytes"],
+        "dlt_over_ours": dlt_seconds / ours_seconds if ours_seconds else None,
+        "dlt_mb_per_second": scale["json_bytes"] / MB / dlt_seconds if dlt_seconds else None,
+        "ours_mb_per_second": scale["json_bytes"] / MB / ours_seconds if ours_seconds else None,
     }
 
 
@@ -420,6 +469,17 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"incremental (+{incremental['new_rows']:,} statistics rows, one day): "
             f"{incremental['process_seconds']:.2f}s, run {incremental['run_seconds']:.2f}s"
+        )
+    peer = report.get("dlt_peer") or {}
+    if peer:
+        lines.append(
+            f"dlt {peer['dlt_version']} (extract+normalize+load to Parquet): "
+            f"{peer['dlt_extract_load_seconds']:.2f}s, {_num(peer['dlt_mb_per_second'], 1)} MB/s, "
+            f"peak RSS {peer['dlt_peak_rss_bytes'] / 2**20:.0f} MB; ours raw+bronze "
+            f"{peer['ours_raw_bronze_seconds']:.2f}s, {_num(peer['ours_mb_per_second'], 1)} MB/s, "
+            f"peak RSS {peer['ours_raw_bronze_peak_rss_bytes'] / 2**20:.0f} MB "
+            f"(whole run {peer['ours_process_peak_rss_bytes'] / 2**20:.0f} MB); "
+            f"dlt/ours {_num(peer['dlt_over_ours'], 2)}"
         )
     lines.append(f"import lakehouse_assets.definitions: {report['import']['seconds']:.2f}s")
     ratios = report["ratios"]

@@ -49,6 +49,7 @@ from lakehouse_assets.medallion.raw import (
     snapshot_for_step,
 )
 from lakehouse_assets.medallion.source import Source
+from lakehouse_assets.observe.usage import step_usage_metadata
 from lakehouse_assets.resources.lake import LakeResource
 from lakehouse_assets.settings import PipelineSettings
 
@@ -186,6 +187,7 @@ def _raw_asset(
         store = lake.object_store()
         return dg.MaterializeResult(
             metadata={
+                **step_usage_metadata(),
                 "dagster/row_count": rows,
                 "dagster/uri": dg.MetadataValue.path(store.uri(lake.bucket("raw"), key)),
                 SNAPSHOT_KEY_METADATA: key,

@@ -42,12 +42,13 @@ NULLABLE_PANDAS_INTEGERS = {
     "uint16": "UInt16",
     "uint32": "UInt32",
     "uint64": "UInt64",
+    "bool": "boolean",
 }
 
 
 def with_nullable_integers(schema: pa.Schema, columns: Collection[str]) -> pa.Schema:
-    """``schema`` whose pandas metadata makes ``columns`` (integers holding nulls) read as
-    pandas' nullable integers (``Int64``), never as float64 with NaN."""
+    """``schema`` whose pandas metadata makes ``columns`` (integers, booleans) read as pandas'
+    nullable dtypes (``Int64``, ``boolean``), never as float64 or object with NaN."""
     if not columns:
         return schema
     metadata = dict(schema.metadata or {})
@@ -66,6 +67,13 @@ def with_nullable_integers(schema: pa.Schema, columns: Collection[str]) -> pa.Sc
         entry["numpy_type"] = NULLABLE_PANDAS_INTEGERS[kind]
     metadata[b"pandas"] = json.dumps(pandas_meta).encode()
     return schema.with_metadata(metadata)
+
+
+def mark_nullable(table: pa.Table, columns: Collection[str]) -> pa.Table:
+    """``table`` marked so ``columns`` always read as nullable dtypes, nulls or not (for a
+    contract that names ``Int64``); other integer columns holding nulls are marked when the
+    table is written."""
+    return table.replace_schema_metadata(with_nullable_integers(table.schema, columns).metadata)
 
 
 def _integers_with_nulls(schema: pa.Schema, null_counts: Mapping[str, int]) -> list[str]:

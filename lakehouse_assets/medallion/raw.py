@@ -13,10 +13,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from lakehouse_assets.errors import ConfigurationError, SourceError
+from lakehouse_assets.errors import ConfigurationError, SourceError, step_retry_request
 from lakehouse_assets.lake.layout import RAW_KEY_PATTERN, raw_snapshot_key, raw_snapshot_prefix
 from lakehouse_assets.lake.object_store import ObjectInfo, ObjectStore
 from lakehouse_assets.medallion.partitions import current_partition
+from lakehouse_assets.observe.usage import step_usage_metadata
 from lakehouse_assets.resources.lake import LakeResource
 from lakehouse_assets.settings import PipelineSettings
 
@@ -81,6 +82,7 @@ def reuse_kept_snapshot(
     context.log.info(f"raw {source}/{dataset}: {partition} rebuilt from kept snapshot {kept.key}")
     return dg.MaterializeResult(
         metadata={
+            **step_usage_metadata(),
             "dagster/uri": dg.MetadataValue.path(store.uri(bucket, kept.key)),
             SNAPSHOT_KEY_METADATA: kept.key,
             "size_bytes": kept.size,
@@ -128,3 +130,25 @@ def extract_retry_policy(pipeline: PipelineSettings) -> dg.RetryPolicy:
         backoff=dg.Backoff.EXPONENTIAL,
         jitter=dg.Jitter.PLUS_MINUS,
     )
+
+
+#: Longest server-asked wait (``Retry-After``) a step retry honours: with two retries this keeps
+#: the waits within half the jobs' one-hour ``dagster/max_runtime``. A longer one fails the step.
+STEP_RETRY_MAX_WAIT_SECONDS = 900.0
+
+
+def retry_as_asked(error: SourceError, policy: dg.RetryPolicy) -> BaseException | None:
+    """What to raise instead of ``error``: a step retry waiting as long as the server asked, or
+    a clear failure when it asked for more than a step may wait; None: ``policy`` decides."""
+    retry = step_retry_request(error, policy, max_wait_seconds=STEP_RETRY_MAX_WAIT_SECONDS)
+    if retry is not None:
+        return retry
+    wait = error.retry_after_seconds
+    if error.transient and wait is not None:
+        return SourceError(
+            error.source,
+            error.dataset,
+            f"{error.problem}; the server asks to wait {wait:.0f}s, longer than the "
+            f"{STEP_RETRY_MAX_WAIT_SECONDS:.0f}s a step retry may wait: not retried",
+        )
+    return None

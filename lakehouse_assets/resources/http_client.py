@@ -27,6 +27,7 @@ import urllib3
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from lakehouse_assets.errors import SourceError
+from lakehouse_assets.observe.usage import count_http
 from lakehouse_assets.resources.url_policy import hop_problem, origin
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -187,6 +188,7 @@ class HttpClient:
         while True:
             attempt += 1
             self.attempts += 1
+            count_http(source, dataset)
             limit_at = self.clock() + self.request_deadline_seconds
             exceeded = f"exceeded the {self.request_deadline_seconds:g}s request deadline"
             if deadline is not None and deadline.at <= limit_at:
@@ -218,6 +220,7 @@ class HttpClient:
                 raise SourceError(source, dataset, problem) from None
             else:
                 if response.status_code not in RETRYABLE_STATUSES:
+                    count_http(source, dataset, len(response.content), requests=0)
                     return response
                 problem = f"HTTP {response.status_code} on {where}"
                 retry_after = retry_after_seconds(response)

@@ -34,6 +34,7 @@ from lakehouse_assets.lake.parquet import (
     write_parquet,
 )
 from lakehouse_assets.lake.table_files import StagedTable, StoredTable, staged_table
+from lakehouse_assets.observe.usage import step_usage_metadata
 from lakehouse_assets.resources.catalog import CatalogResource
 from lakehouse_assets.resources.lake import LakeResource
 
@@ -71,6 +72,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
+            context.add_output_metadata(step_usage_metadata())
             return
         if isinstance(obj, StagedTable):
             staged = obj
@@ -106,7 +108,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
             metadata["is_current_table"] = current
         # (No log line: the materialization event carries the rows and the location, and every
         # stored event costs a database commit.)
-        context.add_output_metadata(metadata)
+        context.add_output_metadata({**metadata, **step_usage_metadata()})
 
     def load_input(self, context: dg.InputContext) -> Any:
         address, key, _ = self._location(context)

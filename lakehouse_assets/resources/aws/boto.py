@@ -22,6 +22,8 @@ from botocore.config import Config
 from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field, PrivateAttr
 
+from lakehouse_assets.observe.usage import instrument_session
+
 
 class AwsClientsResource(ResourceWithBoto3Configuration):
     """Builds boto3 clients (one per service, cached) for the lakehouse's AWS resources."""
@@ -52,12 +54,14 @@ class AwsClientsResource(ResourceWithBoto3Configuration):
 
     def session(self) -> boto3.session.Session:
         if self._session is None:
-            self._session = boto3.session.Session(
-                aws_access_key_id=self.aws_access_key_id,
-                aws_secret_access_key=self.aws_secret_access_key,
-                aws_session_token=self.aws_session_token,
-                region_name=self.region_name,
-                profile_name=self.profile_name,
+            self._session = instrument_session(  # usage per step: observe/usage.py
+                boto3.session.Session(
+                    aws_access_key_id=self.aws_access_key_id,
+                    aws_secret_access_key=self.aws_secret_access_key,
+                    aws_session_token=self.aws_session_token,
+                    region_name=self.region_name,
+                    profile_name=self.profile_name,
+                )
             )
         return self._session
 

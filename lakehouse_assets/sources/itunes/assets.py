@@ -23,6 +23,7 @@ from lakehouse_assets.medallion.checks import volume_check
 from lakehouse_assets.medallion.engine import constant_text
 from lakehouse_assets.medallion.landing import ParsedFile
 from lakehouse_assets.medallion.layers import fail_if_shrunk, volume_spec
+from lakehouse_assets.medallion.lineage import lineage_metadata
 from lakehouse_assets.resources.lake import LakeResource
 from lakehouse_assets.resources.parameters import ParametersResource
 from lakehouse_assets.sources.itunes.datasets import (
@@ -32,7 +33,12 @@ from lakehouse_assets.sources.itunes.datasets import (
     TRACKS,
 )
 from lakehouse_assets.sources.itunes.exports import export_date, parse_export
-from lakehouse_assets.sources.itunes.gold import Export, newest_export, play_history_table
+from lakehouse_assets.sources.itunes.gold import (
+    PLAY_HISTORY_LINEAGE,
+    Export,
+    newest_export,
+    play_history_table,
+)
 from lakehouse_assets.sources.itunes.silver import DATE_ORDERS, tracks_table
 
 EXPORT_METADATA = b"lakehouse.itunes.export"
@@ -186,6 +192,9 @@ def build_gold_play_history() -> dg.AssetsDefinition:
         volume = volume_check(context, lake, key, table.num_rows)
         yield volume
         fail_if_shrunk(volume, "gold", ITUNES.name, "play_history")
-        yield dg.Output(table, metadata={"exports": len(exports)})
+        yield dg.Output(
+            table,
+            metadata={"exports": len(exports), **lineage_metadata(ITUNES, PLAY_HISTORY_LINEAGE)},
+        )
 
     return play_history

@@ -13,9 +13,20 @@ from datetime import date, datetime, time
 
 import pyarrow as pa
 
+from lakehouse_assets.lake.parquet import mark_nullable
 from lakehouse_assets.medallion.engine import connect
 
 TRACK_COLUMNS = ("name", "artist", "album", "tracknumber")
+#: Column lineage of ``play_history`` (``medallion.lineage``): every kept export typed as silver
+#: ``tracks`` is; ``export_date`` comes from the export's key or landing day, no column.
+PLAY_HISTORY_LINEAGE: dict[str, list[tuple[str, str]]] = {
+    "export_date": [],
+    **{column: [("tracks", column)] for column in TRACK_COLUMNS},
+    "plays": [("tracks", "plays")],
+    "plays_delta": [("tracks", "plays"), *(("tracks", column) for column in TRACK_COLUMNS)],
+}
+#: Read as pandas ``Int64`` in every file: null the first time a track appears.
+NULLABLE = ("plays_delta",)
 SCHEMA = pa.schema(
     [
         ("export_date", pa.timestamp("us")),
@@ -79,7 +90,7 @@ def play_history_table(exports: Sequence[Export]) -> pa.Table:
         rows = export.tracks.num_rows
         parts.append(pa.table({"export_date": pa.repeat(day, rows), **columns}).cast(listed_schema))
     if not parts:
-        return _with_pandas_dtypes(SCHEMA.empty_table())
+        return mark_nullable(SCHEMA.empty_table(), NULLABLE)
     listed = pa.concat_tables(parts)
     track = ", ".join(TRACK_COLUMNS)
     connection = connect()
@@ -98,21 +109,4 @@ def play_history_table(exports: Sequence[Export]) -> pa.Table:
         ).to_arrow_table()
     finally:
         connection.close()
-    return _with_pandas_dtypes(table.cast(SCHEMA))
-
-
-def _with_pandas_dtypes(table: pa.Table) -> pa.Table:
-    """``table`` with pandas metadata naming its dtypes, so ``read_parquet`` gives ``Int64``
-    for ``plays_delta`` (a nullable Arrow int64 would otherwise read as float64)."""
-    import pandas as pd
-
-    dtypes = {
-        "export_date": "datetime64[us]",
-        **dict.fromkeys(("name", "artist", "album"), "str"),
-        **dict.fromkeys(("tracknumber", "plays"), "int64"),
-        "plays_delta": "Int64",
-    }
-    frame = pd.DataFrame({column: pd.Series([], dtype=dtype) for column, dtype in dtypes.items()})
-    return table.replace_schema_metadata(
-        pa.Schema.from_pandas(frame, preserve_index=False).metadata
-    )
+    return mark_nullable(table.cast(SCHEMA), NULLABLE)

@@ -7,11 +7,14 @@ bucket). Adding a dataset is one entry here.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from lakehouse_assets.medallion.datasets import Column, DatasetSchema
 from lakehouse_assets.medallion.landing import LandedDataset
 from lakehouse_assets.medallion.source import Source
 
-SHOP = Source("shop", "Shop orders and customers exported as files.")
+#: Freshness SLA: a daily export is assumed (no contract names the shop's cadence).
+SHOP = Source("shop", "Shop orders and customers exported as files.", freshness=timedelta(hours=26))
 
 ORDERS = LandedDataset(
     SHOP,

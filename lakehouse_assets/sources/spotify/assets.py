@@ -17,11 +17,12 @@ import pyarrow.parquet as pq
 from lakehouse_assets.lake.layout import TableAddress
 from lakehouse_assets.medallion.checks import volume_check
 from lakehouse_assets.medallion.layers import build_bronze_asset, fail_if_shrunk, volume_spec
+from lakehouse_assets.medallion.lineage import lineage_metadata
 from lakehouse_assets.medallion.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.medallion.raw import snapshot_for_step
 from lakehouse_assets.resources.lake import LakeResource
 from lakehouse_assets.sources.spotify.datasets import POPULAR_SONGS, SPOTIFY, TOP_PLAYED
-from lakehouse_assets.sources.spotify.gold import weekly_chart
+from lakehouse_assets.sources.spotify.gold import CHART_LINEAGE, weekly_chart
 from lakehouse_assets.sources.spotify.raw import read_pages
 from lakehouse_assets.sources.spotify.silver import (
     popular_songs_bronze_rows,
@@ -155,6 +156,8 @@ def build_gold_chart(partitions: dg.WeeklyPartitionsDefinition) -> dg.AssetsDefi
         volume = volume_check(context, lake, key, table.num_rows)
         yield volume
         fail_if_shrunk(volume, "gold", SPOTIFY.name, CHART)
-        yield dg.Output(table, metadata={"weeks": len(weeks)})
+        yield dg.Output(
+            table, metadata={"weeks": len(weeks), **lineage_metadata(SPOTIFY, CHART_LINEAGE)}
+        )
 
     return weekly_chart_table

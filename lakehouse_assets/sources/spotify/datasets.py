@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from lakehouse_assets.medallion.datasets import DatasetSchema
 from lakehouse_assets.medallion.source import Source
 from lakehouse_assets.sources.spotify.client import (
@@ -12,7 +14,12 @@ from lakehouse_assets.sources.spotify.client import (
     TOP_TRACKS_DATASET,
 )
 
-SPOTIFY = Source(SOURCE, "Most popular and most played songs from the Spotify Web API, weekly.")
+#: Freshness SLA: the weekly run, plus a day.
+SPOTIFY = Source(
+    SOURCE,
+    "Most popular and most played songs from the Spotify Web API, weekly.",
+    freshness=timedelta(days=8),
+)
 
 PLAYLISTS_PARAMETER = "/spotify/api/playlists"
 BASE_URL_PARAMETER = "/spotify/api/base_url"

@@ -25,10 +25,32 @@ from datetime import date, datetime, time
 
 import pyarrow as pa
 
+from lakehouse_assets.lake.parquet import mark_nullable
 from lakehouse_assets.medallion.engine import connect
-from lakehouse_assets.sources.spotify.silver import with_nullable_integers
 
 WEIGHTS = {"played": 0.5, "listed": 0.3, "popularity": 0.2}
+
+_BOTH = ("popular_songs", "top_played")
+_SCORE_INPUTS = [
+    ("top_played", "position"),
+    ("top_played", "track_id"),
+    ("popular_songs", "playlist_id"),
+    ("popular_songs", "track_id"),
+    *((dataset, "track_pop") for dataset in _BOTH),
+]
+#: Column lineage of ``weekly_chart`` (``medallion.lineage``); ``week_start`` is the partition.
+CHART_LINEAGE: dict[str, list[tuple[str, str]]] = {
+    "week_start": [],
+    **{column: [(d, column) for d in _BOTH] for column in ("track_id", "track", "artist")},
+    "playlists": [("popular_songs", "playlist_id"), ("popular_songs", "track_id")],
+    "best_position": [("popular_songs", "position")],
+    "top_rank": [("top_played", "position")],
+    "track_pop": [(d, "track_pop") for d in _BOTH],
+    "score": _SCORE_INPUTS,
+    "rank": [*_SCORE_INPUTS, ("popular_songs", "position")],
+    "rank_change": [*_SCORE_INPUTS, ("popular_songs", "position")],
+    "is_new": [(d, "track_id") for d in _BOTH],
+}
 
 SCHEMA = pa.schema(
     [
@@ -71,7 +93,7 @@ def weekly_chart(weeks: Sequence[tuple[date, pa.Table, pa.Table]]) -> pa.Table:
     if len(set(starts)) != len(starts):
         raise ValueError("weekly_chart: a week is given more than once")
     if not weeks:
-        return with_nullable_integers(SCHEMA.empty_table(), NULLABLE_INTEGERS)
+        return mark_nullable(SCHEMA.empty_table(), NULLABLE_INTEGERS)
     listed = pa.concat_tables(
         _part(start, popular, _LISTED, "popular_songs")
         for start, (_, popular, _) in zip(starts, weeks, strict=True)
@@ -89,7 +111,7 @@ def weekly_chart(weeks: Sequence[tuple[date, pa.Table, pa.Table]]) -> pa.Table:
         table = connection.sql(_CHART_SQL).to_arrow_table()
     finally:
         connection.close()
-    return with_nullable_integers(table.select(SCHEMA.names).cast(SCHEMA), NULLABLE_INTEGERS)
+    return mark_nullable(table.select(SCHEMA.names).cast(SCHEMA), NULLABLE_INTEGERS)
 
 
 _CHART_SQL = f"""

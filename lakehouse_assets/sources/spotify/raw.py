@@ -13,15 +13,17 @@ from typing import Any
 
 import dagster as dg
 
-from lakehouse_assets.errors import ConfigurationError, SourceError, step_retry_request
+from lakehouse_assets.errors import ConfigurationError, SourceError
 from lakehouse_assets.lake.staging import staging_prefix
 from lakehouse_assets.medallion.raw import (
     SNAPSHOT_KEY_METADATA,
     check_partition,
     extract_retry_policy,
     keep_snapshot,
+    retry_as_asked,
     reuse_kept_snapshot,
 )
+from lakehouse_assets.observe.usage import step_usage_metadata
 from lakehouse_assets.resources.lake import LakeResource
 from lakehouse_assets.resources.paging import Page
 from lakehouse_assets.resources.parameters import ParametersResource
@@ -39,27 +41,6 @@ from lakehouse_assets.sources.spotify.datasets import (
     TOP_PLAYED,
 )
 from lakehouse_assets.sources.spotify.resource import SpotifyApiResource
-
-#: Longest server-asked wait (``Retry-After``) a step retry honours: with two retries this keeps
-#: the waits within half the jobs' one-hour ``dagster/max_runtime``. A longer one fails the step.
-STEP_RETRY_MAX_WAIT_SECONDS = 900.0
-
-
-def retry_as_asked(error: SourceError, policy: dg.RetryPolicy) -> BaseException:
-    """What to raise for ``error``: a step retry waiting as long as the server asked, a clear
-    failure when it asked for more than a step may wait, else the error (``policy`` decides)."""
-    retry = step_retry_request(error, policy, max_wait_seconds=STEP_RETRY_MAX_WAIT_SECONDS)
-    if retry is not None:
-        return retry
-    wait = error.retry_after_seconds
-    if error.transient and wait is not None:
-        return SourceError(
-            error.source,
-            error.dataset,
-            f"{error.problem}; the server asks to wait {wait:.0f}s, longer than the "
-            f"{STEP_RETRY_MAX_WAIT_SECONDS:.0f}s a step retry may wait: not retried",
-        )
-    return error
 
 
 def playlist_ids(parameters: ParametersResource) -> list[str]:
@@ -140,11 +121,15 @@ def build_raw_asset(
             try:
                 count, size = write_pages(path, pages)
             except SourceError as error:
-                raise retry_as_asked(error, retry_policy) from error
+                instead = retry_as_asked(error, retry_policy)
+                if instead is None:
+                    raise
+                raise instead from error
             key, _ = keep_snapshot(context, lake, SPOTIFY.name, dataset, path)
         store = lake.object_store()
         return dg.MaterializeResult(
             metadata={
+                **step_usage_metadata(),
                 "dagster/uri": dg.MetadataValue.path(store.uri(lake.bucket("raw"), key)),
                 SNAPSHOT_KEY_METADATA: key,
                 "pages": count,

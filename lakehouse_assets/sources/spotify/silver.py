@@ -20,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from lakehouse_assets.lake.parquet import mark_nullable
 from lakehouse_assets.medallion.bronze import as_text
 
 #: Why an entry is left out: null (the entry, or its track), a local file (``is_local`` on the
@@ -137,17 +138,6 @@ def top_played_bronze_rows(pages: Sequence[Page]) -> list[dict[str, str | None]]
     ]
 
 
-def with_nullable_integers(table: pa.Table, nullable: Sequence[str]) -> pa.Table:
-    """``table`` with pandas metadata, so ``pandas.read_parquet`` reads ``nullable`` integer
-    columns as ``Int64`` (with or without nulls in a given file) and the other integers as
-    ``int64``. Columns appended later (ingestion metadata) read with pandas' defaults."""
-    empty = table.slice(0, 0).to_pandas()
-    for name in nullable:
-        empty[name] = empty[name].astype("Int64")
-    metadata = pa.Schema.from_pandas(empty, preserve_index=False).metadata
-    return table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-
-
 def _entries(
     pages: Sequence[Page], playlist_id: str | None, report: SpotifyReport
 ) -> Iterator[tuple[int, int, Any]]:
@@ -248,7 +238,7 @@ def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
     table = pa.table(
         {f.name: pa.array(columns[f.name], type=f.type) for f in schema}, schema=schema
     )
-    return with_nullable_integers(table, NULLABLE_INTEGERS)
+    return mark_nullable(table, NULLABLE_INTEGERS)
 
 
 def _bronze_row(place: dict[str, str], entry: Any) -> dict[str, str | None]:

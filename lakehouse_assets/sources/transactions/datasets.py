@@ -3,15 +3,19 @@ silver table they feed, and the parameters naming the lookup services."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from lakehouse_assets.medallion.datasets import Column, DatasetSchema
 from lakehouse_assets.medallion.landing import LandedDataset
 from lakehouse_assets.medallion.source import Source
 from lakehouse_assets.sources.transactions.lookups import SAMPLE_DIR
 
+#: Freshness SLA: orders land all day; an hour with no new enriched lines means a stall.
 TRANSACTIONS = Source(
     "transactions",
     "Orders (JSON) and their item lines (CSV) landed in S3, enriched from MySQL stores, "
     "DynamoDB customer activity and CloudWatch Logs fraud scores.",
+    freshness=timedelta(hours=1),
 )
 
 SECRET_ID_PARAMETER = "/transactions/mysql/secret_id"

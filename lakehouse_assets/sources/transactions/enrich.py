@@ -33,6 +33,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from lakehouse_assets.lake.parquet import mark_nullable
 from lakehouse_assets.sources.transactions.items import (
     ITEM_ID,
     QUANTITY,
@@ -236,24 +237,15 @@ def enrich(
 
 
 def with_pandas_dtypes(table: pa.Table, never_null: Iterable[str] = ()) -> pa.Table:
-    """``table`` with pandas metadata naming nullable dtypes (``Int64``, ``boolean``) for its
-    integer and boolean columns but ``never_null``, so ``pandas.read_parquet`` gives ``Int64``
-    where a bare Arrow int64 with nulls would read as float64. (Columns the metadata does not
-    list read as they would without it.)"""
-    import pandas as pd
-
+    """``table`` whose integer and boolean columns but ``never_null`` read as pandas' nullable
+    dtypes (``Int64``, ``boolean``), where a bare Arrow int64 with nulls would read as float64."""
     kept = set(never_null)
-    dtypes: dict[str, str] = {}
-    for arrow_field in table.schema:
-        if pa.types.is_integer(arrow_field.type):
-            dtypes[arrow_field.name] = "int64" if arrow_field.name in kept else "Int64"
-        elif pa.types.is_boolean(arrow_field.type):
-            dtypes[arrow_field.name] = "bool" if arrow_field.name in kept else "boolean"
-    if not dtypes:
-        return table
-    frame = pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in dtypes.items()})
-    metadata = pa.Schema.from_pandas(frame, preserve_index=False).metadata
-    return table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    nullable = [
+        f.name
+        for f in table.schema
+        if (pa.types.is_integer(f.type) or pa.types.is_boolean(f.type)) and f.name not in kept
+    ]
+    return mark_nullable(table, nullable)
 
 
 class _Names:

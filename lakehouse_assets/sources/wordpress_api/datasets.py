@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from lakehouse_assets.medallion.datasets import DatasetSchema
 from lakehouse_assets.medallion.source import Source
 
 SOURCE = "wordpress_api"
-WORDPRESS = Source(SOURCE, "Blog posts and their page views from WordPress REST endpoints.")
+#: Freshness SLA: the daily 07:00 run, plus two hours for a slow or retried run.
+WORDPRESS = Source(
+    SOURCE,
+    "Blog posts and their page views from WordPress REST endpoints.",
+    freshness=timedelta(hours=26),
+)
 #: StringList of the endpoint URLs, one per dataset (in Parameter Store on AWS).
 ENDPOINTS_PARAMETER = "/wordpress/amazonwebshark/api/mysqlendpoints"
 

@@ -9,6 +9,7 @@ from lakehouse_assets.lake.parquet import COLUMN_DESCRIPTIONS_METADATA
 from lakehouse_assets.lake.table_files import StoredTable, staged_table
 from lakehouse_assets.medallion.checks import volume_check
 from lakehouse_assets.medallion.layers import fail_if_shrunk, volume_spec
+from lakehouse_assets.medallion.lineage import ColumnSources, lineage_metadata
 from lakehouse_assets.medallion.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.resources.lake import LakeResource
 from lakehouse_assets.sources.wordpress_api.datasets import SOURCE, WORDPRESS
@@ -22,6 +23,11 @@ GOLD = "statistics_postname"
 #: (A definition-level ``dagster/column_schema`` would do it too, but the UI lowercases its names.)
 GOLD_COLUMN_DESCRIPTIONS = {
     name: f"{'posts' if table == 'posts' else 'statistics_pages'}.{column}"
+    for name, (table, column) in GOLD_COLUMNS.items()
+}
+#: Column lineage: each gold column from its silver column (``GOLD_COLUMNS``' tables by dataset).
+GOLD_LINEAGE: ColumnSources = {
+    name: [("posts" if table == "posts" else "statistics_pages", column)]
     for name, (table, column) in GOLD_COLUMNS.items()
 }
 
@@ -65,6 +71,6 @@ def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
                 staged.discard()
         yield volume
         fail_if_shrunk(volume, "gold", SOURCE, GOLD)
-        yield dg.Output(staged)
+        yield dg.Output(staged, metadata=lineage_metadata(WORDPRESS, GOLD_LINEAGE))
 
     return statistics_postname

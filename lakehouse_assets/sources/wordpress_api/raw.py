@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from lakehouse_assets.errors import ConfigurationError, SourceError, step_retry_request
+from lakehouse_assets.errors import ConfigurationError, SourceError
 from lakehouse_assets.lake.staging import staging_prefix
 from lakehouse_assets.medallion.datasets import DatasetSchema
 from lakehouse_assets.medallion.raw import (
@@ -14,8 +14,10 @@ from lakehouse_assets.medallion.raw import (
     check_partition,
     extract_retry_policy,
     keep_snapshot,
+    retry_as_asked,
     reuse_kept_snapshot,
 )
+from lakehouse_assets.observe.usage import step_usage_metadata
 from lakehouse_assets.resources.lake import LakeResource
 from lakehouse_assets.resources.parameters import ParametersResource
 from lakehouse_assets.settings import PipelineSettings
@@ -28,27 +30,6 @@ from lakehouse_assets.sources.wordpress_api.datasets import (
 from lakehouse_assets.sources.wordpress_api.endpoints import resolve_endpoints
 from lakehouse_assets.sources.wordpress_api.paging import WORDPRESS_PAGING
 from lakehouse_assets.sources.wordpress_api.resource import WordPressApiResource
-
-#: Longest server-asked wait (``Retry-After``) a step retry honours: with two retries this keeps
-#: the waits within half the jobs' one-hour ``dagster/max_runtime``. A longer one fails the step.
-STEP_RETRY_MAX_WAIT_SECONDS = 900.0
-
-
-def retry_as_asked(error: SourceError, policy: dg.RetryPolicy) -> BaseException:
-    """What to raise for ``error``: a step retry waiting as long as the server asked, a clear
-    failure when it asked for more than a step may wait, else the error (``policy`` decides)."""
-    retry = step_retry_request(error, policy, max_wait_seconds=STEP_RETRY_MAX_WAIT_SECONDS)
-    if retry is not None:
-        return retry
-    wait = error.retry_after_seconds
-    if error.transient and wait is not None:
-        return SourceError(
-            error.source,
-            error.dataset,
-            f"{error.problem}; the server asks to wait {wait:.0f}s, longer than the "
-            f"{STEP_RETRY_MAX_WAIT_SECONDS:.0f}s a step retry may wait: not retried",
-        )
-    return error
 
 
 def endpoint_url(parameters: ParametersResource, dataset: str, log: dg.DagsterLogManager) -> str:
@@ -95,15 +76,23 @@ def build_raw_asset(
         with tempfile.TemporaryDirectory(prefix=staging_prefix()) as directory:
             try:
                 download = wordpress_api.client().download(
-                    SOURCE, schema.name, url, Path(directory) / "snapshot.json", paging=WORDPRESS_PAGING
+                    SOURCE,
+                    schema.name,
+                    url,
+                    Path(directory) / "snapshot.json",
+                    paging=WORDPRESS_PAGING,
                 )
             except SourceError as error:
-                raise retry_as_asked(error, retry_policy) from error
+                instead = retry_as_asked(error, retry_policy)
+                if instead is None:
+                    raise
+                raise instead from error
             key, _ = keep_snapshot(context, lake, SOURCE, schema.name, download.path, fetched_at)
         context.log.info(f"raw {what}: {download.rows} rows in {download.pages} page(s) → {key}")
         store = lake.object_store()
         return dg.MaterializeResult(
             metadata={
+                **step_usage_metadata(),
                 "dagster/row_count": download.rows,
                 "dagster/uri": dg.MetadataValue.path(store.uri(lake.bucket("raw"), key)),
                 SNAPSHOT_KEY_METADATA: key,

@@ -148,7 +148,7 @@ def test_sample_through_lakehouse_run(lake: Path, capsys: pytest.CaptureFixture[
     land(lake, "landing/transactions/orders/bad/broken.json", BROKEN)
     land(lake, "landing/transactions/orders/bad/no-timestamp.json", NO_TIMESTAMP)
     assert main(["run", "--source", "transactions"]) == 0
-    assert "transactions: 1 landed file version(s) to process" in capsys.readouterr().out
+    assert "transactions: 1 run(s) for what has landed" in capsys.readouterr().out
 
     partitions = sorted(p.name for p in (lake / ENRICHED).iterdir())
     assert partitions == ["date=2024-03-04", "date=2024-03-05"]
@@ -187,7 +187,7 @@ def test_sample_through_lakehouse_run(lake: Path, capsys: pytest.CaptureFixture[
 
     # A second run finds nothing new, and neither does a sensor tick (daemon cursor or fresh).
     assert main(["run", "--source", "transactions"]) == 0
-    assert "transactions: no landed file waiting" in capsys.readouterr().out
+    assert "transactions: nothing new has landed" in capsys.readouterr().out
     assert digests(lake / SILVER) == before
     with dg.DagsterInstance.get() as instance:
         assert len(instance.get_runs()) == 1

@@ -1,0 +1,1 @@
+"""Knowing the data: SQL over the catalog, usage and cost per run, column lineage helpers."""
