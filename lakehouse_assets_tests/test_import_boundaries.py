@@ -3,7 +3,8 @@
 Why: a source folder that reaches into another source, or shared machinery that knows one
 source, is how copies and hidden couplings start. A source imports only the machinery
 (``medallion``, ``lake``, ``resources``, ``automation``, ``observe``, ``errors``,
-``settings``) and its own modules; the machinery imports no source; ``lake`` (storage) imports nothing of ``resources``.
+``settings``) and its own modules; the machinery imports no source; ``lake`` (storage)
+imports nothing of ``resources``.
 """
 
 from __future__ import annotations
