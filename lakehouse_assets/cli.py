@@ -229,7 +229,8 @@ def _aws_clients(endpoint_url: str | None, region: str | None) -> object:
 
 
 def bootstrap_aws(args: argparse.Namespace) -> int:
-    """Create the aws deployment's buckets, parameters, topics and Glue databases (idempotent)."""
+    """Create the aws deployment's buckets, parameters, topics, Glue databases and what the
+    transactions and Spotify sources read (idempotent; secrets are never overwritten)."""
     from lakehouse_assets.infra.bootstrap import StackNames, bootstrap
 
     names = StackNames(args.bucket_prefix, args.topic_prefix, args.glue_database_prefix)
@@ -239,6 +240,9 @@ def bootstrap_aws(args: argparse.Namespace) -> int:
         wordpress_endpoints=args.wordpress_endpoint or [],
         endpoints_secure=args.endpoints_secure,
         kms_key_id=args.kms_key_id,
+        transactions=not args.no_transactions,
+        spotify=not args.no_spotify,
+        spotify_playlists=args.spotify_playlist or [],
     )
     for what in report.created:
         print("created ", what)
@@ -273,7 +277,8 @@ def local_aws(args: argparse.Namespace) -> int:
 def _add_aws_commands(commands: argparse._SubParsersAction) -> None:
     boot = commands.add_parser(
         "bootstrap",
-        help="create the aws deployment's buckets, parameters, topics, Glue databases (idempotent)",
+        help="create the aws deployment's buckets, parameters, topics, Glue databases and the "
+        "sources' secrets and lookups (idempotent)",
     )
     boot.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL or AWS)")
     boot.add_argument("--region", help="AWS region (default: boto3's configuration)")
@@ -287,6 +292,17 @@ def _add_aws_commands(commands: argparse._SubParsersAction) -> None:
         "--endpoints-secure", action="store_true", help="store the endpoints as a SecureString"
     )
     boot.add_argument("--kms-key-id", help="SSE-KMS key for the buckets' default encryption")
+    boot.add_argument(
+        "--spotify-playlist", action="append", help="Spotify playlist id (repeat for each)"
+    )
+    boot.add_argument(
+        "--no-transactions",
+        action="store_true",
+        help="skip the transactions source's table, log group, secret and parameters",
+    )
+    boot.add_argument(
+        "--no-spotify", action="store_true", help="skip the Spotify source's secret and parameters"
+    )
     local = commands.add_parser(
         "local-aws", help="run a local AWS endpoint (moto) with the stack bootstrapped"
     )

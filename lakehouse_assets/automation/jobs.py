@@ -66,3 +66,28 @@ def build_partitioned_schedule(
         day_of_week=day_of_week,
         default_status=status,
     )
+
+
+def scheduled_source_definitions(
+    source: Source,
+    assets: list[dg.AssetsDefinition],
+    pipeline: PipelineSettings,
+    *,
+    job_description: str,
+    schedule_name: str,
+    schedule_description: str,
+    hour_of_day: int = 7,
+    day_of_week: int | None = None,
+) -> dg.Definitions:
+    """A scheduled source's Definitions: its assets, the job over its group and the schedule
+    that runs it for each new partition."""
+    job = build_source_job(source, job_description)
+    schedule = build_partitioned_schedule(
+        job,
+        pipeline,
+        name=schedule_name,
+        description=schedule_description,
+        hour_of_day=hour_of_day,
+        day_of_week=day_of_week,
+    )
+    return dg.Definitions(assets=assets, jobs=[job], schedules=[schedule])

@@ -7,15 +7,13 @@ not compared with yesterday's, and its guard is silver's, whose merged table onl
 """
 
 import contextlib
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pyarrow.parquet as pq
 
-from lakehouse_assets.automation.jobs import build_partitioned_schedule, build_source_job
+from lakehouse_assets.automation.jobs import scheduled_source_definitions
 from lakehouse_assets.components import model, runtime
 from lakehouse_assets.components.silver import MergeReport, write_declared_silver, write_gold
 from lakehouse_assets.errors import DataContractError, SourceError
@@ -44,7 +42,7 @@ from lakehouse_assets.medallion.raw import (
     SNAPSHOT_KEY_METADATA,
     check_partition,
     extract_retry_policy,
-    keep_snapshot,
+    new_snapshot,
     reuse_kept_snapshot,
     snapshot_for_step,
 )
@@ -93,18 +91,18 @@ def build_source_definitions(
         assets.append(_silver_asset(source, dataset, schema, partitions))
     for gold in spec.gold:
         assets.append(_gold_asset(source, gold, sql[gold.name], partitions))
-    job = build_source_job(
-        source, f"Every {spec.source} asset for one {'week' if weekly else 'day'}: raw to gold."
-    )
-    schedule = build_partitioned_schedule(
-        job,
+    return scheduled_source_definitions(
+        source,
+        assets,
         pipeline,
-        name=f"{spec.source}_{spec.schedule.cadence}",
-        description=f"Ingests {spec.source} {spec.schedule.cadence} and rebuilds bronze to gold.",
+        job_description=f"Every {spec.source} asset for one {'week' if weekly else 'day'}: "
+        "raw to gold.",
+        schedule_name=f"{spec.source}_{spec.schedule.cadence}",
+        schedule_description=f"Ingests {spec.source} {spec.schedule.cadence} and rebuilds "
+        "bronze to gold.",
         hour_of_day=spec.schedule.hour_of_day,
         day_of_week=spec.schedule.day_of_week if weekly else None,
     )
-    return dg.Definitions(assets=assets, jobs=[job], schedules=[schedule])
 
 
 def _raw_asset(
@@ -117,13 +115,14 @@ def _raw_asset(
     parent = dataset.parent
     what = f"{source.name}/{dataset.name}"
     changed = " (only what changed since the last load)" if dataset.incremental else ""
+    retry_policy = extract_retry_policy(pipeline)
 
     @dg.asset(
         key=source.key("raw", dataset.name),
         deps=[source.key("raw", parent.dataset)] if parent else [],
         description=f"Raw JSON snapshots of the {dataset.name} endpoint{changed}, kept per run.",
         partitions_def=partitions,
-        retry_policy=extract_retry_policy(pipeline),
+        retry_policy=retry_policy,
         required_resource_keys={"parameters", "lake", "secrets", spec.resource},
         **source.asset_options("raw", kinds=("json", "raw")),
     )
@@ -155,8 +154,10 @@ def _raw_asset(
         )
         paging = runtime.paginator(spec.paginator_of(dataset), spec.record_path_of(dataset))
         fetched_at = runtime.fetched_now()
-        with tempfile.TemporaryDirectory(prefix="lakehouse-raw-") as directory:
-            dest = Path(directory) / "snapshot.json"
+        with new_snapshot(
+            context, lake, source.name, dataset.name, retry_policy, fetched_at
+        ) as snapshot:
+            dest = snapshot.path
             if parent is None:
                 download = client.download(
                     source.name, dataset.name, runtime.with_query(url, params), dest, paging=paging
@@ -182,7 +183,7 @@ def _raw_asset(
                 )
                 attempts = client.attempts - before
                 metadata["parents"] = len(values)
-            key, _ = keep_snapshot(context, lake, source.name, dataset.name, dest, fetched_at)
+        key = snapshot.key
         context.log.info(f"raw {what}: {rows} rows in {pages} page(s) → {key}")
         store = lake.object_store()
         return dg.MaterializeResult(

@@ -21,9 +21,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from lakehouse_assets.resources.sample_transport import Answer, Handle, serve_sample
 
 SAMPLE_HOST = "wordpress-rest.sample.invalid"
 API_PATH = "/wp-json/wp/v2/"
@@ -312,39 +313,22 @@ def sample_site() -> WordPressV2Site:
     return WordPressV2Site(generate_site())
 
 
-class _Handler(BaseHTTPRequestHandler):
-    site: Any
+def _handle(site: Any) -> Handle:
+    """``site.respond(path, query, origin)`` as a served sample: links name the host asked."""
 
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        origin = f"http://{self.headers.get('Host') or '127.0.0.1'}"
-        status, headers, body = self.site.respond(parts.path, parse_qs(parts.query), origin)
-        try:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+    def handle(method: str, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        if method != "GET":
+            return 405, {"Content-Type": "text/plain"}, b"method not allowed"
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        return site.respond(parts.path, parse_qs(parts.query), origin)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        return None
+    return handle
 
 
 @contextmanager
 def serve(site: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``site`` (anything with ``respond(path, query)``) over real HTTP on loopback;
-    yields the server's origin, stops on exit."""
-    handler = type("SampleV2Handler", (_Handler,), {"site": site})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    """Serve ``site`` (anything with ``respond(path, query, origin)``) over real HTTP on
+    loopback; yields the server's origin, stops on exit."""
+    with serve_sample(_handle(site), host, port) as origin:
+        yield origin

@@ -10,9 +10,13 @@ new values for. It creates:
   are given (a StringList, or a SecureString when the URLs carry tokens);
 - an SNS topic per layer plus the pipeline-failure topic;
 - a Glue database per catalogued layer (bronze, silver, gold);
-- with ``transactions=True``, what the transactions source reads: the DynamoDB customer table,
-  the fraud score log group, the MySQL secret (a placeholder to fill in; never overwritten) and
-  the three parameters naming them.
+- what the transactions source reads (unless ``transactions=False``): the DynamoDB customer
+  table, the fraud score log group, the MySQL secret (a placeholder to fill in; never
+  overwritten) and the three parameters naming them;
+- what the Spotify source reads (unless ``spotify=False``): the credentials secret (empty
+  placeholders to fill in; never overwritten), ``/spotify/secret_id`` naming it, the base and
+  token URLs at their defaults (an operator's other value is kept), and the playlists StringList
+  when playlist ids are given (there is no default playlist).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class StackNames:
     customer_table: str = "customer-activity"
     fraud_score_group: str = "/lab/tx-fraud-score"
     transactions_secret: str = "lakehouse/transactions-mysql"
+    spotify_secret: str = "lakehouse/spotify"
 
 
 @dataclass
@@ -156,7 +161,9 @@ def bootstrap(
     wordpress_endpoints: Sequence[str] = (),
     endpoints_secure: bool = False,
     kms_key_id: str | None = None,
-    transactions: bool = False,
+    transactions: bool = True,
+    spotify: bool = True,
+    spotify_playlists: Sequence[str] = (),
 ) -> BootstrapReport:
     """Create (or confirm) every resource of the stack; returns what was created and found."""
     names = names or StackNames()
@@ -191,6 +198,8 @@ def bootstrap(
         ensure_database(glue, names.database(layer), report)
     if transactions:
         ensure_transactions_services(aws, names, report)
+    if spotify:
+        ensure_spotify_configuration(aws, names, report, playlists=spotify_playlists)
     return report
 
 
@@ -251,3 +260,44 @@ def ensure_transactions_services(
         (FRAUD_GROUP_PARAMETER, names.fraud_score_group),
     ):
         put_parameter(ssm, name, value, "String", report)
+
+
+#: The Spotify secret's placeholder: the fields the source reads, empty until the operator puts
+#: the app's credentials and a user's refresh token in (a run says which field is missing).
+SPOTIFY_SECRET_PLACEHOLDER = {"client_id": "", "client_secret": "", "refresh_token": ""}
+
+
+def ensure_spotify_configuration(
+    aws: AwsClientsResource,
+    names: StackNames,
+    report: BootstrapReport,
+    *,
+    playlists: Sequence[str] = (),
+) -> None:
+    """The credentials secret (a placeholder, left alone when it exists), ``/spotify/secret_id``
+    naming it, the URLs at their defaults unless set otherwise, and the playlists if given."""
+    import json
+
+    from lakehouse_assets.sources.spotify.datasets import (
+        BASE_URL_PARAMETER,
+        DEFAULTS,
+        PLAYLISTS_PARAMETER,
+        SECRET_ID_PARAMETER,
+        TOKEN_URL_PARAMETER,
+    )
+
+    secrets, ssm = aws.client("secretsmanager"), aws.client("ssm")
+    try:
+        secrets.create_secret(
+            Name=names.spotify_secret,
+            Description="Spotify credentials: client_id, client_secret, refresh_token.",
+            SecretString=json.dumps(SPOTIFY_SECRET_PLACEHOLDER),
+        )
+        report.note(True, f"secret {names.spotify_secret}")
+    except secrets.exceptions.ResourceExistsException:
+        report.note(False, f"secret {names.spotify_secret}")
+    put_parameter(ssm, SECRET_ID_PARAMETER, names.spotify_secret, "String", report)
+    for name in (BASE_URL_PARAMETER, TOKEN_URL_PARAMETER):
+        put_parameter(ssm, name, DEFAULTS[name], "String", report, overwrite=False)
+    if playlists:
+        put_parameter(ssm, PLAYLISTS_PARAMETER, ",".join(playlists), "StringList", report)

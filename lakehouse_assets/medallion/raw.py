@@ -8,6 +8,10 @@ have written a newer one in between.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +20,7 @@ import dagster as dg
 from lakehouse_assets.errors import ConfigurationError, SourceError, step_retry_request
 from lakehouse_assets.lake.layout import RAW_KEY_PATTERN, raw_snapshot_key, raw_snapshot_prefix
 from lakehouse_assets.lake.object_store import ObjectInfo, ObjectStore
+from lakehouse_assets.lake.staging import staging_prefix
 from lakehouse_assets.medallion.partitions import current_partition
 from lakehouse_assets.observe.usage import step_usage_metadata
 from lakehouse_assets.resources.lake import LakeResource
@@ -152,3 +157,39 @@ def retry_as_asked(error: SourceError, policy: dg.RetryPolicy) -> BaseException 
             f"{STEP_RETRY_MAX_WAIT_SECONDS:.0f}s a step retry may wait: not retried",
         )
     return None
+
+
+@dataclass
+class NewSnapshot:
+    """A file to fetch into; once kept, its key and object."""
+
+    path: Path
+    key: str = ""
+    info: ObjectInfo | None = None
+
+
+@contextmanager
+def new_snapshot(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    source: str,
+    dataset: str,
+    policy: dg.RetryPolicy,
+    fetched_at: datetime | None = None,
+) -> Iterator[NewSnapshot]:
+    """Fetch into ``.path``; when the block ends without error the file is kept as the
+    partition's new raw snapshot (create-only). The file lies in a staging folder named after
+    this process, so one a kill leaves is reaped by the next run; a SourceError whose server
+    asked for a wait becomes a step retry that waits (:func:`retry_as_asked`)."""
+    with tempfile.TemporaryDirectory(prefix=staging_prefix()) as directory:
+        snapshot = NewSnapshot(Path(directory) / "snapshot.json")
+        try:
+            yield snapshot
+        except SourceError as error:
+            instead = retry_as_asked(error, policy)
+            if instead is None:
+                raise
+            raise instead from error
+        snapshot.key, snapshot.info = keep_snapshot(
+            context, lake, source, dataset, snapshot.path, fetched_at
+        )

@@ -21,10 +21,14 @@ def test_bootstrap_command_is_idempotent(
     args = ["bootstrap", "--endpoint-url", moto_endpoint, "--region", "sa-east-1"]
     args += ["--bucket-prefix", "cli-lakehouse", "--topic-prefix", "cli-lakehouse"]
     args += ["--wordpress-endpoint", "https://example.org/wp-json/x/posts_a1/"]
-    args += ["--endpoints-secure"]
+    args += ["--endpoints-secure", "--spotify-playlist", "p0bECwHFAdOG6U81frmPNt"]
     assert main(args) == 0
     first = capsys.readouterr().out
     assert "created  s3://cli-lakehouse-gold" in first
+    # What the transactions and Spotify sources read, by default.
+    assert "created  secret lakehouse/spotify" in first
+    assert "created  parameter /spotify/api/playlists" in first
+    assert "created  dynamodb table customer-activity" in first
     assert "created  parameter /wordpress/amazonwebshark/api/mysqlendpoints" in first
     assert "created  glue database lakehouse_gold" in first
     assert "existing" not in first
@@ -47,6 +51,32 @@ def test_bootstrap_command_is_idempotent(
         "SecureString",
         "https://example.org/wp-json/x/posts_a1/",
     )
+    # An operator's credentials are never overwritten by a later bootstrap.
+    secrets = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto_endpoint,
+        region_name="sa-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    secrets.put_secret_value(SecretId="lakehouse/spotify", SecretString='{"client_id": "set"}')
+    assert main(args) == 0
+    assert "existing secret lakehouse/spotify" in capsys.readouterr().out
+    value = secrets.get_secret_value(SecretId="lakehouse/spotify")["SecretString"]
+    assert value == '{"client_id": "set"}'
+
+
+def test_bootstrap_can_leave_out_the_sources(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    args = ["bootstrap", "--endpoint-url", moto_endpoint, "--region", "ap-northeast-2"]
+    args += ["--bucket-prefix", "cli-bare-lakehouse", "--no-transactions", "--no-spotify"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "created  s3://cli-bare-lakehouse-raw" in out
+    assert "secret" not in out and "/spotify/" not in out and "dynamodb" not in out
 
 
 def test_local_aws_serves_a_bootstrapped_endpoint_and_stops() -> None:

@@ -2,14 +2,18 @@
 same stack as ``lakehouse bootstrap`` (bootstrap on top of it finds everything it would create,
 except what moto's CloudFormation skips) — and the pipeline runs on it.
 
-moto's CloudFormation has no AWS::Glue::Database or AWS::S3::BucketPolicy and ignores a bucket's
-PublicAccessBlockConfiguration and LifecycleConfiguration; bootstrap fills exactly those in.
+moto's CloudFormation has no AWS::Glue::Database, AWS::S3::BucketPolicy or
+AWS::SecretsManager::Secret and ignores a bucket's PublicAccessBlockConfiguration and
+LifecycleConfiguration; bootstrap fills exactly those in. The Spotify policy is pinned statement
+by statement (one secret, the ``/spotify/*`` parameters).
 """
 
+import json
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from cfnlint.decode import decode_str
 
 from lakehouse_assets import settings
 from lakehouse_assets.definitions import build_definitions
@@ -33,6 +37,16 @@ POLICY_ACTIONS = {
     "PublishAlerts": ["sns:Publish"],
     "RegisterTables": ["glue:CreateTable", "glue:UpdateTable"],
     "ReadSecrets": ["secretsmanager:GetSecretValue"],
+}
+SPOTIFY_POLICY = {
+    "ReadSpotifySecret": (
+        "secretsmanager:GetSecretValue",
+        "arn:aws:secretsmanager:{region}:{account}:secret:lakehouse/spotify-??????",
+    ),
+    "ReadSpotifyParameters": (
+        "ssm:GetParameters",
+        "arn:aws:ssm:{region}:{account}:parameter/spotify/*",
+    ),
 }
 
 
@@ -90,11 +104,52 @@ def test_template_deploys_to_moto_and_runs_the_pipeline(
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
     # (moto's CloudFormation does not record the role's ManagedPolicyArns attachment.)
+    assert (
+        "arn:aws:ssm:us-east-2:123456789012:parameter/itunes/*"
+        in statements["ReadParameters"]["Resource"]
+    )
+    spotify = iam.get_policy(PolicyArn=outputs["SpotifyPolicyArn"])["Policy"]
+    spotify_statements = iam.get_policy_version(
+        PolicyArn=spotify["Arn"], VersionId=spotify["DefaultVersionId"]
+    )["PolicyVersion"]["Document"]["Statement"]
+    account = policy["Arn"].split(":")[4]
+    assert {s["Sid"]: (s["Action"], s["Resource"]) for s in spotify_statements} == {
+        sid: (action, resource.format(region=REGION, account=account))
+        for sid, (action, resource) in SPOTIFY_POLICY.items()
+    }
+    # The URLs and secret id are the defaults; without playlist ids the playlists parameter is
+    # not created.
+    spotify_parameters = ssm.get_parameters(
+        Names=[
+            "/spotify/secret_id",
+            "/spotify/api/base_url",
+            "/spotify/accounts/token_url",
+            "/spotify/api/playlists",
+        ]
+    )
+    assert {p["Name"]: p["Value"] for p in spotify_parameters["Parameters"]} == {
+        "/spotify/secret_id": "lakehouse/spotify",
+        "/spotify/api/base_url": "https://api.spotify.com/v1",
+        "/spotify/accounts/token_url": "https://accounts.spotify.com/api/token",
+    }
+    assert spotify_parameters["InvalidParameters"] == ["/spotify/api/playlists"]
 
     report = bootstrap(aws, StackNames(bucket_prefix=PREFIX, topic_prefix=PREFIX))
     assert report.created == [
-        f"glue database lakehouse_{layer}" for layer in ("bronze", "silver", "gold")
+        *(f"glue database lakehouse_{layer}" for layer in ("bronze", "silver", "gold")),
+        "secret lakehouse/transactions-mysql",
+        "secret lakehouse/spotify",
     ]
+    # Bootstrap's Spotify placeholder is the template's.
+    template = decode_str(TEMPLATE.read_text(encoding="utf-8"))[0]
+    assert template is not None
+    placeholder = template["Resources"]["SpotifySecret"]["Properties"]["SecretString"]
+    secret = aws.client("secretsmanager").get_secret_value(SecretId="lakehouse/spotify")
+    assert json.loads(secret["SecretString"]) == json.loads(placeholder) == {
+        "client_id": "",
+        "client_secret": "",
+        "refresh_token": "",
+    }
 
     with aws_environment(moto_endpoint, REGION):
         result, _ = run_wordpress_job(

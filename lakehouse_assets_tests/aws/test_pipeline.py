@@ -200,7 +200,9 @@ def test_bootstrap_is_idempotent(runs: Runs, moto_endpoint: str) -> None:
     )
     again = bootstrap(aws, StackNames(), wordpress_endpoints=runs.stack.urls)
     assert again.created == []
-    assert len(again.existing) == 4 + 4 + 5 + 5 + 1 + 3  # buckets, their params, topics, …
+    # buckets, their params, topics, their params, endpoints, databases; transactions' table,
+    # log group, secret, 3 params; Spotify's secret, secret_id, base and token URLs.
+    assert len(again.existing) == 4 + 4 + 5 + 5 + 1 + 3 + 6 + 4
     assert again.topic_arns == runs.stack.report.topic_arns
     s3 = runs.stack.client("s3")
     lifecycle = s3.get_bucket_lifecycle_configuration(Bucket="data-lakehouse-raw")["Rules"]

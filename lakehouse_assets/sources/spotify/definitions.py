@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse_assets.automation.jobs import build_partitioned_schedule, build_source_job
+from lakehouse_assets.automation.jobs import scheduled_source_definitions
 from lakehouse_assets.medallion.partitions import weekly_snapshots
 from lakehouse_assets.settings import PipelineSettings
 from lakehouse_assets.sources.spotify.assets import (
@@ -27,14 +27,12 @@ def build_definitions(pipeline: PipelineSettings) -> dg.Definitions:
         *(build_silver_asset(d.name, partitions) for d in DATASETS),
         build_gold_chart(partitions),
     ]
-    job = build_source_job(
-        SPOTIFY, "Every Spotify asset for one week: raw API pages through the weekly chart."
-    )
-    schedule = build_partitioned_schedule(
-        job,
+    return scheduled_source_definitions(
+        SPOTIFY,
+        assets,
         pipeline,
-        name=f"{SPOTIFY.name}_weekly",
-        description="Ingests the Spotify playlists and top tracks every Monday at 07:00.",
+        job_description="Every Spotify asset for one week: raw API pages through the chart.",
+        schedule_name=f"{SPOTIFY.name}_weekly",
+        schedule_description="Ingests the Spotify playlists and top tracks every Monday at 07:00.",
         day_of_week=MONDAY,
     )
-    return dg.Definitions(assets=assets, jobs=[job], schedules=[schedule])

@@ -6,21 +6,18 @@ can always be read again, whatever silver makes of it.
 """
 
 import json
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from lakehouse_assets.errors import ConfigurationError, SourceError
-from lakehouse_assets.lake.staging import staging_prefix
+from lakehouse_assets.errors import ConfigurationError
 from lakehouse_assets.medallion.raw import (
     SNAPSHOT_KEY_METADATA,
     check_partition,
     extract_retry_policy,
-    keep_snapshot,
-    retry_as_asked,
+    new_snapshot,
     reuse_kept_snapshot,
 )
 from lakehouse_assets.observe.usage import step_usage_metadata
@@ -115,17 +112,9 @@ def build_raw_asset(
             pages = ((i, page) for i in ids for page in client.iter_playlist_pages(i))
         else:
             pages = ((None, page) for page in client.iter_top_track_pages())
-        # A staging folder named after this process: one a kill -9 leaves is reaped next run.
-        with tempfile.TemporaryDirectory(prefix=staging_prefix()) as directory:
-            path = Path(directory) / "pages.json"
-            try:
-                count, size = write_pages(path, pages)
-            except SourceError as error:
-                instead = retry_as_asked(error, retry_policy)
-                if instead is None:
-                    raise
-                raise instead from error
-            key, _ = keep_snapshot(context, lake, SPOTIFY.name, dataset, path)
+        with new_snapshot(context, lake, SPOTIFY.name, dataset, retry_policy) as snapshot:
+            count, size = write_pages(snapshot.path, pages)
+        key = snapshot.key
         store = lake.object_store()
         return dg.MaterializeResult(
             metadata={

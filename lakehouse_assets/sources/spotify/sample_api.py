@@ -22,16 +22,14 @@ or on the track only), episodes (full and track-like), a track listed twice, tra
 non-ASCII names.
 
 It is served two ways: in-process as a ``requests`` transport adapter for the reserved hosts
-(``resources.sample_transport.SampleSiteAdapter`` answers GETs by path and query only; the token
-endpoint needs the method, the headers and the body, hence :class:`SampleSpotifyAdapter`), and
-over real HTTP on loopback with :func:`serve`.
+(``resources.sample_transport.SampleServiceAdapter``: the token endpoint needs the method, the
+headers and the body), and over real HTTP on loopback with :func:`serve`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import random
 import threading
@@ -40,13 +38,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
+
+from lakehouse_assets.resources.sample_transport import SampleServiceAdapter, serve_sample
 
 SAMPLE_ACCOUNTS_HOST = "accounts.spotify.sample.invalid"
 SAMPLE_API_HOST = "api.spotify.sample.invalid"
@@ -715,92 +712,19 @@ def sample_parameters(playlists: int = 3, *, origin: str | None = None) -> dict[
 # Serving it
 
 
-class SampleSpotifyAdapter(BaseAdapter):
-    """A ``requests`` transport adapter answering from an in-process :class:`SampleSpotify`.
-
-    Given a factory, the sample is built on the first request only.
-    """
-
-    def __init__(self, api: SampleSpotify | Callable[[], SampleSpotify]):
-        super().__init__()
-        self._api = api
-
-    @property
-    def api(self) -> SampleSpotify:
-        if not isinstance(self._api, SampleSpotify):
-            self._api = self._api()
-        return self._api
-
-    def send(  # the transport options (timeout, verify, proxies) do not apply in-process
-        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        body = request.body or b""
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        status, headers, content = self.api.handle(
-            request.method or "GET", request.url or "", request.headers, bytes(body)
-        )
-        response = requests.Response()
-        response.status_code = status
-        response.headers = CaseInsensitiveDict(headers)
-        response.raw = io.BytesIO(content)
-        response.url = request.url or ""
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        return None
-
-
 def mount_sample(
     session: requests.Session, api: SampleSpotify | Callable[[], SampleSpotify] = sample_api
-) -> SampleSpotifyAdapter:
+) -> SampleServiceAdapter:
     """Route the reserved sample hosts of ``session`` to the in-process sample."""
-    adapter = SampleSpotifyAdapter(api)
+    adapter = SampleServiceAdapter(api)
     for host in SAMPLE_HOSTS:
         session.mount(f"http://{host}/", adapter)
     return adapter
-
-
-class _Handler(BaseHTTPRequestHandler):
-    api: SampleSpotify
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        host = self.headers.get("Host") or "127.0.0.1"  # HTTP/1.1 clients always send Host
-        headers = {name: value for name, value in self.headers.items()}
-        status, answer_headers, content = self.api.handle(
-            self.command, f"http://{host}{self.path}", headers, body
-        )
-        self.send_response(status)
-        for name, value in answer_headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _answer  # noqa: N815
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        return None
 
 
 @contextmanager
 def serve(api: SampleSpotify, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``api`` over real HTTP on loopback; yields the origin (``http://127.0.0.1:PORT``:
     the API at ``{origin}/v1``, tokens at ``{origin}/api/token``), stops on exit."""
-    handler = type("SpotifyHandler", (_Handler,), {"api": api})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.05,), name="sample-spotify", daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_sample(api.handle, host, port) as origin:
+        yield origin

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse_assets.automation.jobs import build_partitioned_schedule, build_source_job
+from lakehouse_assets.automation.jobs import scheduled_source_definitions
 from lakehouse_assets.medallion.layers import build_bronze_asset, build_silver_asset
 from lakehouse_assets.medallion.partitions import daily_snapshots
 from lakehouse_assets.settings import PipelineSettings
@@ -22,13 +22,12 @@ def build_definitions(pipeline: PipelineSettings) -> dg.Definitions:
         *(build_silver_asset(WORDPRESS, schema, partitions) for schema in DATASETS),
         build_gold_asset(partitions),
     ]
-    job = build_source_job(
-        WORDPRESS, "Every WordPress asset for one day: raw snapshots through the gold table."
-    )
-    schedule = build_partitioned_schedule(
-        job,
+    return scheduled_source_definitions(
+        WORDPRESS,
+        assets,
         pipeline,
-        name=f"{SOURCE}_daily",
-        description="Ingests the WordPress site every day at 07:00 and rebuilds bronze to gold.",
+        job_description="Every WordPress asset for one day: raw snapshots through the gold table.",
+        schedule_name=f"{SOURCE}_daily",
+        schedule_description="Ingests the WordPress site every day at 07:00 and rebuilds "
+        "bronze to gold.",
     )
-    return dg.Definitions(assets=assets, jobs=[job], schedules=[schedule])

@@ -1,20 +1,16 @@
 """Raw layer: each ingestion downloads every endpoint and keeps the JSON as a new snapshot."""
 
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 
-from lakehouse_assets.errors import ConfigurationError, SourceError
-from lakehouse_assets.lake.staging import staging_prefix
+from lakehouse_assets.errors import ConfigurationError
 from lakehouse_assets.medallion.datasets import DatasetSchema
 from lakehouse_assets.medallion.raw import (
     SNAPSHOT_KEY_METADATA,
     check_partition,
     extract_retry_policy,
-    keep_snapshot,
-    retry_as_asked,
+    new_snapshot,
     reuse_kept_snapshot,
 )
 from lakehouse_assets.observe.usage import step_usage_metadata
@@ -72,22 +68,11 @@ def build_raw_asset(
         wordpress_api.check_url(url, what)
         lake.bucket("raw")  # every bucket name validated before the first request
         fetched_at = datetime.now(UTC)
-        # A staging folder named after this process: one a kill -9 leaves is reaped next run.
-        with tempfile.TemporaryDirectory(prefix=staging_prefix()) as directory:
-            try:
-                download = wordpress_api.client().download(
-                    SOURCE,
-                    schema.name,
-                    url,
-                    Path(directory) / "snapshot.json",
-                    paging=WORDPRESS_PAGING,
-                )
-            except SourceError as error:
-                instead = retry_as_asked(error, retry_policy)
-                if instead is None:
-                    raise
-                raise instead from error
-            key, _ = keep_snapshot(context, lake, SOURCE, schema.name, download.path, fetched_at)
+        with new_snapshot(context, lake, SOURCE, schema.name, retry_policy, fetched_at) as snapshot:
+            download = wordpress_api.client().download(
+                SOURCE, schema.name, url, snapshot.path, paging=WORDPRESS_PAGING
+            )
+        key = snapshot.key
         context.log.info(f"raw {what}: {download.rows} rows in {download.pages} page(s) → {key}")
         store = lake.object_store()
         return dg.MaterializeResult(

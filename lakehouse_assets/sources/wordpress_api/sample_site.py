@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from lakehouse_assets.resources.sample_transport import serve_sample, site_handle
 
 SAMPLE_HOST = "wordpress.sample.invalid"
 API_PATH = "/wp-json/lakehouse-sample/v1/"
@@ -230,36 +229,8 @@ def sample_site(page_size: int | None = 5000) -> JsonTableSite:
     )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    site: JsonTableSite
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        status, headers, body = self.site.respond(parts.path, parse_qs(parts.query))
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        return None
-
-
 @contextmanager
 def serve(site: JsonTableSite, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``site`` over real HTTP on loopback; yields the base URL, stops on exit."""
-    handler = type("SiteHandler", (_Handler,), {"site": site})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.05,), name="sample-site", daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_sample(site_handle(site), host, port) as origin:
+        yield origin

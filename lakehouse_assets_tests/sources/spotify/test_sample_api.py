@@ -300,8 +300,8 @@ def test_the_in_process_adapter_answers_at_the_reserved_hosts() -> None:
     pages = all_pages(f"{SAMPLE_BASE_URL}/playlists/{playlist_id}/items?limit=50", token, session)
     assert [p["offset"] for p in pages] == [0, 50]
     assert pages[0]["next"].startswith(f"{SAMPLE_BASE_URL}/playlists/{playlist_id}/items?")
-    assert adapter.api.requests_seen[0] == "POST /api/token"
-    assert all(SAMPLE_CLIENT_SECRET not in seen for seen in adapter.api.requests_seen)
+    assert adapter.service.requests_seen[0] == "POST /api/token"
+    assert all(SAMPLE_CLIENT_SECRET not in seen for seen in adapter.service.requests_seen)
 
 
 def test_three_playlists_of_a_thousand_entries_fetch_and_type_quickly() -> None:
