@@ -1,4 +1,5 @@
-"""The ``lakehouse`` subcommands that look at the data rather than make it: sql, report.
+"""The ``lakehouse`` subcommands that look at the data rather than make it: sql, report,
+schema.
 
 Kept here so ``cli.py`` only registers them (``add_observe_commands``) and hands the parsed
 arguments over (``run_observe_command``).
@@ -12,7 +13,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-OBSERVE_COMMANDS = ("sql", "report")
+OBSERVE_COMMANDS = ("sql", "report", "schema")
 
 
 def add_observe_commands(commands: argparse._SubParsersAction) -> None:
@@ -35,6 +36,10 @@ def add_observe_commands(commands: argparse._SubParsersAction) -> None:
     report.add_argument(
         "--chart", type=Path, help="write an HTML chart of the runs (default: none)"
     )
+    schema = commands.add_parser(
+        "schema", help="a dataset's schema history in each layer (versions and what changed)"
+    )
+    schema.add_argument("dataset", help="SOURCE/DATASET, e.g. wordpress_api/posts")
 
 
 def parse_since(text: str) -> timedelta:
@@ -54,6 +59,10 @@ def run_observe_command(args: argparse.Namespace) -> int:
             from lakehouse_assets.observe.sql import run_sql
 
             return run_sql(args.query, layer=args.layer, out=args.out, max_rows=args.max_rows)
+        if args.command == "schema":
+            from lakehouse_assets.observe.schema import run_schema
+
+            return run_schema(args.dataset)
         from lakehouse_assets.observe.report import run_report
 
         return run_report(parse_since(args.since), region=args.region, chart=args.chart)
