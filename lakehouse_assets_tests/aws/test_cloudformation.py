@@ -145,11 +145,15 @@ def test_template_deploys_to_moto_and_runs_the_pipeline(
     assert template is not None
     placeholder = template["Resources"]["SpotifySecret"]["Properties"]["SecretString"]
     secret = aws.client("secretsmanager").get_secret_value(SecretId="lakehouse/spotify")
-    assert json.loads(secret["SecretString"]) == json.loads(placeholder) == {
-        "client_id": "",
-        "client_secret": "",
-        "refresh_token": "",
-    }
+    assert (
+        json.loads(secret["SecretString"])
+        == json.loads(placeholder)
+        == {
+            "client_id": "",
+            "client_secret": "",
+            "refresh_token": "",
+        }
+    )
 
     with aws_environment(moto_endpoint, REGION):
         result, _ = run_wordpress_job(
