@@ -247,6 +247,25 @@ def _delta_bronze_asset(
     return bronze_delta
 
 
+def _allowing_empty(
+    dataset: model.DatasetSpec, results: list[dg.AssetCheckResult]
+) -> list[dg.AssetCheckResult]:
+    """``results`` with ``non_empty`` passed where the dataset declares ``allow_empty``."""
+    if not dataset.allow_empty:
+        return results
+    return [
+        dg.AssetCheckResult(
+            asset_key=r.asset_key,
+            check_name=r.check_name,
+            passed=True,
+            metadata={**r.metadata, "allow_empty": True},
+        )
+        if r.check_name == "non_empty"
+        else r
+        for r in results
+    ]
+
+
 def _silver_asset(
     source: Source,
     dataset: model.DatasetSpec,
@@ -285,7 +304,7 @@ def _silver_asset(
             staged = stack.enter_context(staged_table())
             report = write_declared_silver(path, previous, staged.path, dataset)
             results = [
-                *silver_check_results(key, schema, report),
+                *_allowing_empty(dataset, silver_check_results(key, schema, report)),
                 _typed_values(key, report),
                 volume_check(context, lake, key, report.rows_out),
             ]
@@ -318,6 +337,8 @@ def _typed_values(key: dg.AssetKey, report: MergeReport) -> dg.AssetCheckResult:
 
 def _silver_metadata(report: MergeReport, base: str | None) -> dict[str, Any]:
     metadata = silver_report_metadata(report)
+    if report.absent_optional_columns:
+        metadata["absent_optional_columns"] = ", ".join(report.absent_optional_columns)
     if base is not None or report.rows_previous:
         metadata.update(
             merged_into=base or "",

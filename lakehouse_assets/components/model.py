@@ -104,6 +104,9 @@ class PageNumberSpec(_Paging):
     stop_at_empty_page: bool = True
     past_end_statuses: list[int] = Field(default_factory=list)
     past_end_codes: list[str] = Field(default_factory=list)
+    #: Also follow ``Link: <…>; rel="<link_rel>"`` where a page sends one (WordPress pages by
+    #: ``X-WP-TotalPages`` or ``Link``: a server or proxy may send only one of them).
+    link_rel: str | None = None
 
 
 class LinkHeaderSpec(_Paging):
@@ -149,6 +152,9 @@ class ColumnSpec(dg.Model):
     type: str
     field: str | None = None
     path: str | None = None
+    #: False: an API that does not send the field is fine (the column is all nulls); True
+    #: (default): its absence fails the ``expected_columns`` check.
+    required: bool = True
 
     @field_validator("type")
     @classmethod
@@ -206,6 +212,8 @@ class DatasetSpec(EndpointDefaults):
     parent: ParentSpec | None = None
     #: Merge each run's rows into the current silver by key (implied by ``incremental``).
     merge: bool | None = None
+    #: An empty table is a valid answer (a site without pages): ``non_empty`` then passes.
+    allow_empty: bool = False
 
     @field_validator("name")
     @classmethod

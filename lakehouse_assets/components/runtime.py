@@ -18,10 +18,11 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import requests
 
@@ -36,7 +37,9 @@ from lakehouse_assets.resources.paging import (
     LinkHeaderPaging,
     NextUrlPaging,
     OffsetPaging,
+    Page,
     PageNumberPaging,
+    PageRequest,
     Paginator,
     SinglePage,
     iter_pages,
@@ -49,13 +52,30 @@ from lakehouse_assets.resources.url_policy import origin
 TOKEN_EXPIRY_MARGIN_SECONDS = 30.0
 
 
+@dataclass(frozen=True)
+class PageNumberOrLinkPaging(PageNumberPaging):
+    """Page numbers as far as the total-pages header says, or the ``Link`` of ``rel`` where a
+    page sends one: whichever the server pages by. With neither, the first page is all."""
+
+    rel: str = "next"
+
+    def next_request(self, page: Page, first: Page) -> PageRequest | None:
+        link = page.response.links.get(self.rel, {}).get("url")
+        if link:
+            return PageRequest(urljoin(page.url, link))
+        return super().next_request(page, first)
+
+
 def paginator(spec: model.Paginator | None, record_path: str | None) -> Paginator:
     """The declaration as one of the platform's paginators (none declared: a single page)."""
     items = record_path or None
     if spec is None or isinstance(spec, model.SinglePageSpec):
         return SinglePage(items_field=items)
     if isinstance(spec, model.PageNumberSpec):
-        return PageNumberPaging(
+        kind = PageNumberPaging if spec.link_rel is None else PageNumberOrLinkPaging
+        extra = {} if spec.link_rel is None else {"rel": spec.link_rel}
+        return kind(
+            **extra,
             total_pages_header=spec.total_pages_header,
             total_rows_header=spec.total_rows_header,
             page_param=spec.page_param,

@@ -62,10 +62,11 @@ class DeclaredColumn:
     type: str
     field: str
     path: str | None = None
+    required: bool = True
 
     @classmethod
     def of(cls, name: str, spec: model.ColumnSpec) -> DeclaredColumn:
-        return cls(name, spec.type, spec.field or name, spec.path)
+        return cls(name, spec.type, spec.field or name, spec.path, spec.required)
 
 
 def declared_columns(dataset: model.DatasetSpec) -> list[DeclaredColumn]:
@@ -80,6 +81,8 @@ class MergeReport(SilverReport):
     rows_inserted: int = 0
     rows_updated: int = 0
     untyped_values: dict[str, int] = field(default_factory=dict)
+    #: Declared ``required: false`` fields the API did not send (their columns are nulls).
+    absent_optional_columns: list[str] = field(default_factory=list)
 
 
 def _q(name: str) -> str:
@@ -172,7 +175,12 @@ def write_declared_silver(
     ]
     report = MergeReport(rows_in=pq.ParquetFile(bronze).metadata.num_rows)
     if report.rows_in:
-        report.missing_columns = sorted({c.field for c in columns if c.field not in present})
+        report.missing_columns = sorted(
+            {c.field for c in columns if c.field not in present and c.required}
+        )
+        report.absent_optional_columns = sorted(
+            {c.field for c in columns if c.field not in present and not c.required}
+        )
     report.extra_columns = extras
 
     selects: list[str] = []

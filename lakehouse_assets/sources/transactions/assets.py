@@ -8,6 +8,7 @@ writing anything: a lookup service that is still failing after its retries fails
 naming the service, and no silver partition (nor the state) has changed.
 """
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from lakehouse_assets.lake.layout import (
     hive_partition_prefix,
     table_state_key,
 )
-from lakehouse_assets.lake.object_store import ObjectInfo, ObjectStore
+from lakehouse_assets.lake.object_store import LocalObjectStore, ObjectInfo, ObjectStore
 from lakehouse_assets.lake.parquet import write_parquet
 from lakehouse_assets.medallion.landing import LandedDataset, quarantine
 from lakehouse_assets.resources.catalog import CatalogResource
@@ -201,6 +202,16 @@ def partition_dates(store: ObjectStore, bucket: str) -> list[str]:
     return sorted(days)
 
 
+def remove_partition(store: ObjectStore, bucket: str, day: str) -> None:
+    """Delete the day's partition file (and, in a local lake, its emptied folder, which S3
+    does not have: a reader listing the table sees no ``date=`` left behind)."""
+    store.delete(bucket, hive_partition_key(ENRICHED_ADDRESS, PARTITION_COLUMN, day))
+    if isinstance(store, LocalObjectStore):
+        folder = Path(store.uri(bucket, hive_partition_prefix(ENRICHED_ADDRESS, "date", day)))
+        with contextlib.suppress(OSError):  # not empty (or gone): leave it
+            folder.rmdir()
+
+
 def put_table(store: ObjectStore, bucket: str, key: str, table: pa.Table) -> None:
     """Write ``table`` to a local file, then publish it with one atomic put."""
     with tempfile.TemporaryDirectory(prefix="lakehouse-enriched-") as directory:
@@ -265,12 +276,18 @@ def build_silver_enriched() -> dg.AssetsDefinition:
         days = set(merge.dates)
         if changed:
             days |= set(partition_dates(store, silver))
-        written = []
+        written, removed = [], []
         for day in sorted(days):
             existing = read_partition(store, silver, day)
             table = batches.rebuild_partition(
                 existing, merge.transaction_ids, by_date.get(day), schema
             )
+            if not table.num_rows:
+                # Every row moved out (a re-landed order's date changed): no empty partition.
+                if existing is not None:
+                    remove_partition(store, silver, day)
+                    removed.append(day)
+                continue
             unchanged = existing is not None and not changed
             if unchanged and table.equals(batches.conform(existing, schema)):
                 continue
@@ -308,6 +325,9 @@ def build_silver_enriched() -> dg.AssetsDefinition:
                         store.uri(silver, hive_partition_prefix(ENRICHED_ADDRESS, "date", d))
                         for d in written[:LISTED_PENDING]
                     ]
+                ),
+                "partitions_removed": dg.MetadataValue.json(
+                    [f"{PARTITION_COLUMN}={d}" for d in removed]
                 ),
                 "schema_changed": changed,
                 "pending_orders": len(pending_orders),

@@ -229,11 +229,11 @@ class CloudWatchFraudScoresLookup(FraudScoresLookup):
         for start, end in self.windows(transactions):
             token: str | None = None
             for _page in range(self.max_pages_per_window):
-                request: dict[str, Any] = {
-                    "logGroupName": log_group,
-                    "startTime": start,
-                    "endTime": end,
-                }
+                request: dict[str, Any] = {"logGroupName": log_group}
+                if start is not None:
+                    request["startTime"] = start
+                if end is not None:
+                    request["endTime"] = end
                 if self.page_limit:
                     request["limit"] = self.page_limit
                 if token:

@@ -36,6 +36,9 @@ SOURCE = "transactions"
 DATASET = "enriched"
 SAMPLE_DIR = Path(__file__).parent / "sample"
 INT64_TEXT = re.compile(r"[+-]?\d{1,19}")
+INTEGRAL_TEXT = re.compile(r"([+-]?\d{1,19})\.0*")
+#: Around a score's digits: sentence punctuation, brackets and quotes (never a sign).
+TOKEN_PUNCTUATION = ".,;:!?()[]{}<>\"'`"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: MySQL errors that another attempt cannot cure: access denied, unknown database or table.
 PERMANENT_MYSQL_ERRORS = frozenset({1044, 1045, 1049, 1142, 1146})
@@ -297,14 +300,24 @@ class NewestEvents:
         scores: dict[str, int] = {}
         unparseable = set()
         for transaction_id, (_order, message) in self.newest.items():
-            tokens = message.split()
-            token = tokens[-1] if tokens else ""
-            value = int(token) if INT64_TEXT.fullmatch(token) else None
+            value = score_of(message)
             if value is None or not INT64_MIN <= value <= INT64_MAX:
                 unparseable.add(transaction_id)
             else:
                 scores[transaction_id] = value
         return FraudScores(scores, frozenset(unparseable), calls, events_scanned)
+
+
+def score_of(message: str) -> int | None:
+    """The message's last whitespace-separated token as an int64 (``str.split()``), read
+    through punctuation around it (``42.``, ``(42)``, ``42;``) and an integral ``42.0``;
+    None when it is no integer (``n/a``)."""
+    tokens = message.split()
+    token = tokens[-1].strip(TOKEN_PUNCTUATION) if tokens else ""
+    if INT64_TEXT.fullmatch(token):
+        return int(token)
+    integral = INTEGRAL_TEXT.fullmatch(token)
+    return int(integral.group(1)) if integral else None
 
 
 def newest_scores(
@@ -338,11 +351,18 @@ def time_windows(timestamps: Iterable[datetime], margin: timedelta) -> list[tupl
 class FraudScoresLookup(dg.ConfigurableResource, ABC):
     """Fraud scores of the batch's transactions from a log group's events near their times."""
 
-    #: Events are looked for within this many seconds either side of each transaction.
-    window_margin_seconds: int = 24 * 3600
+    #: Events are looked for within this many seconds either side of each transaction; None
+    #: (the default, as the contract says "the newest event whose message contains the id")
+    #: scans the whole group once per batch. CloudWatch keeps only events of the last 14 days
+    #: on ingestion, so a score is often logged long after the transaction it is about.
+    window_margin_seconds: int | None = None
 
-    def windows(self, transactions: Mapping[str, datetime]) -> list[tuple[int, int]]:
-        return time_windows(transactions.values(), timedelta(seconds=self.window_margin_seconds))
+    def windows(self, transactions: Mapping[str, datetime]) -> list[tuple[int | None, int | None]]:
+        """``(startTime, endTime)`` windows to scan; ``[(None, None)]``: the whole group."""
+        if self.window_margin_seconds is None:
+            return [(None, None)]
+        margin = timedelta(seconds=self.window_margin_seconds)
+        return list(time_windows(transactions.values(), margin))
 
     @abstractmethod
     def scores(self, transactions: Mapping[str, datetime], *, log_group: str) -> FraudScores:
@@ -368,7 +388,11 @@ class SampleFraudScoresLookup(FraudScoresLookup):
         events = [
             event
             for event in groups[log_group]
-            if any(start <= int(event["timestamp"]) <= end for start, end in windows)
+            if any(
+                (start is None or start <= int(event["timestamp"]))
+                and (end is None or int(event["timestamp"]) <= end)
+                for start, end in windows
+            )
         ]
         result = newest_scores(events, set(transactions))
         return FraudScores(result.scores, result.unparseable, len(windows), len(events))

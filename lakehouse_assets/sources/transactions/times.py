@@ -18,8 +18,11 @@ NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 def iso_utc(text: str) -> datetime | None:
     """ISO 8601 text (``Z``, ``+02:00`` or no offset, which reads as UTC) → an aware UTC
     datetime; None when it is not ISO 8601."""
+    text = text.strip()
+    if text.endswith("z"):  # RFC 3339 allows a lowercase Z
+        text = text[:-1] + "Z"
     try:
-        parsed = datetime.fromisoformat(text.strip())
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
     if parsed.tzinfo is None:
@@ -32,13 +35,17 @@ def iso_utc(text: str) -> datetime | None:
 
 def epoch_utc(seconds: int | float | Decimal) -> datetime | None:
     """Epoch seconds (fractions kept to the microsecond) → UTC; None when not finite or out of
-    range."""
+    range. A value too large for seconds but not for milliseconds (``Date.now()``, Java's
+    ``currentTimeMillis``, as DynamoDB items often hold) reads as epoch milliseconds."""
     try:
         value = Decimal(seconds) if not isinstance(seconds, Decimal) else seconds
         if not value.is_finite():
             return None
         micros = int((value * 1_000_000).to_integral_value())
-        return EPOCH + timedelta(microseconds=micros)
+        try:
+            return EPOCH + timedelta(microseconds=micros)
+        except OverflowError:
+            return EPOCH + timedelta(microseconds=int((value * 1_000).to_integral_value()))
     except (InvalidOperation, OverflowError, ValueError):
         return None
 
