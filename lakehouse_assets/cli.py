@@ -157,7 +157,7 @@ def run_sources(
                         print(f"{source}: nothing new has landed")
                     landing_failed = execute(planned, accept_shrink=accept_shrink)
                     failed += landing_failed
-                    if refresh is not None and (planned or _never_built(defs, source)):
+                    if refresh is not None and (planned or _needs_refresh(defs, source, refresh)):
                         failed += execute([refresh], accept_shrink=accept_shrink)
                 else:
                     failed += execute(planned, accept_shrink=accept_shrink)
@@ -168,8 +168,9 @@ def run_sources(
     return 1 if failed else 0
 
 
-def _never_built(defs: Any, source: str) -> bool:
-    """Whether the source's tables were never materialized (first run after files landed)."""
+def _needs_refresh(defs: Any, source: str, refresh: Any) -> bool:
+    """Whether the source's silver and gold need their job although nothing new landed: they
+    were never built, or its latest run failed (a blocked check, a lookup that was down)."""
     import dagster as dg
 
     with dg.DagsterInstance.get() as instance:
@@ -178,7 +179,10 @@ def _never_built(defs: Any, source: str) -> bool:
             for key in defs.resolve_asset_graph().get_all_asset_keys()
             if key.path[1] == source and key.path[0] in ("silver", "gold")
         ]
-        return any(instance.get_latest_materialization_event(key) is None for key in keys)
+        if any(instance.get_latest_materialization_event(key) is None for key in keys):
+            return True
+        latest = instance.get_runs(filters=dg.RunsFilter(job_name=refresh.job_name), limit=1)
+        return bool(latest) and latest[0].status == dg.DagsterRunStatus.FAILURE
 
 
 def backfill(job_name: str, start: str, end: str) -> int:

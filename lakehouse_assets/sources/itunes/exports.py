@@ -50,8 +50,9 @@ def parse_export(body: bytes, key: str) -> pa.Table:
 
     ``.txt`` is tab-delimited with no quoting (UTF-16 with a BOM, or UTF-8); ``.csv`` is
     comma-separated UTF-8 with RFC 4180 quoting. Empty lines are skipped; a row shorter than
-    the header is padded with empty values (iTunes leaves a trailing empty field out); a row
-    longer than it makes the file bad. A header without rows is a valid, empty export.
+    the header is padded with empty values (iTunes leaves a trailing empty field out); a
+    trailing delimiter (on the header or a row) adds no column; a row with values beyond the
+    header makes the file bad. A header without rows is a valid, empty export.
     """
     suffix = PurePosixPath(key).suffix.lower()
     if suffix not in EXTENSIONS:
@@ -142,10 +143,14 @@ def _table(records: Iterator[tuple[int, list[str]]], *, delimiter: str) -> pa.Ta
     if first is None:
         raise BadFileError("empty file: an iTunes export starts with a header row of column names")
     header = first[1]
+    while len(header) > 1 and header[-1] == "":
+        header = header[:-1]  # a trailing delimiter names no column
     _check_header(header, delimiter)
     width = len(header)
     rows: list[list[str]] = []
     for number, fields in records:
+        while len(fields) > width and fields[-1] == "":
+            fields = fields[:-1]  # trailing empty fields past the header carry nothing
         if len(fields) > width:
             raise BadFileError(
                 f"line {number} has {len(fields)} {delimiter}-separated fields but the header has "

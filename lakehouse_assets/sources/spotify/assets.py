@@ -35,11 +35,16 @@ CHART = "weekly_chart"
 
 
 def pages_by_playlist(snapshot: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
-    """The snapshot's pages grouped by playlist, in the configured (snapshot) order."""
-    grouped: dict[str, list[Any]] = {}
+    """The snapshot's pages, one group per configured playlist in the configured (snapshot)
+    order: a playlist configured twice is listed twice, each time from its first page (page 1
+    starts a group, as does a change of playlist)."""
+    grouped: list[tuple[str, list[Any]]] = []
     for page in snapshot:
-        grouped.setdefault(str(page.get("playlist_id")), []).append(page.get("response"))
-    return list(grouped.items())
+        playlist_id = str(page.get("playlist_id"))
+        if not grouped or grouped[-1][0] != playlist_id or page.get("page") == 1:
+            grouped.append((playlist_id, []))
+        grouped[-1][1].append(page.get("response"))
+    return grouped
 
 
 def top_pages(snapshot: list[dict[str, Any]]) -> list[Any]:

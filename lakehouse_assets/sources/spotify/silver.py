@@ -24,8 +24,9 @@ from lakehouse_assets.lake.parquet import mark_nullable
 from lakehouse_assets.medallion.bronze import as_text
 
 #: Why an entry is left out: null (the entry, or its track), a local file (``is_local`` on the
-#: entry or the track), not a track (an episode, or ``type`` other than ``track``), or malformed
-#: (a track object without a text ``id`` or an integer ``duration_ms``).
+#: entry or the track, or a ``spotify:local:`` URI), not a track (an episode: ``type`` other
+#: than ``track``, the legacy flags, or an episode URI; a missing ``type`` is a track), or
+#: malformed (a track object without a text ``id`` or an integer ``duration_ms``).
 REASONS = ("null", "local", "not_track", "malformed")
 
 TRACK_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
@@ -180,9 +181,11 @@ def _reason(track: Any, local_entry: bool) -> str | None:
         return "null"
     if not isinstance(track, Mapping):
         return "malformed"
-    if local_entry or track.get("is_local") is True:
+    uri = track.get("uri")
+    uri = uri if isinstance(uri, str) else ""
+    if local_entry or track.get("is_local") is True or uri.startswith("spotify:local:"):
         return "local"
-    if track.get("type") != "track" or track.get("episode") is True:
+    if _not_a_track(track, uri):
         return "not_track"
     track_id, duration = track.get("id"), track.get("duration_ms")
     if not isinstance(track_id, str) or not track_id:
@@ -190,6 +193,18 @@ def _reason(track: Any, local_entry: bool) -> str | None:
     if not isinstance(duration, int) or isinstance(duration, bool):
         return "malformed"
     return None
+
+
+def _not_a_track(track: Json, uri: str) -> bool:
+    """An episode (or another kind of item): said by ``type``, the legacy ``episode``/``track``
+    flags or the URI. A track object that omits ``type`` (no flag saying otherwise) is a track:
+    the contract leaves out episodes, not objects that leave a field out."""
+    kind = track.get("type")
+    if kind is not None and kind != "track":
+        return True
+    if track.get("episode") is True or track.get("track") is False:
+        return True
+    return bool(uri) and uri.startswith("spotify:") and not uri.startswith("spotify:track:")
 
 
 def _keep(

@@ -185,7 +185,7 @@ def test_a_row_longer_than_the_header_names_its_line() -> None:
         (txt([ROW_1]).encode(), "Library.xml", "not an iTunes export"),
         (txt([ROW_1]).encode(), "Library", "not an iTunes export"),
         (txt([], header=[*HEADER, "Plays"]).encode(), "a.txt", "'Plays' appears more than once"),
-        (txt([], header=[*HEADER, ""]).encode(), "a.txt", "empty column name"),
+        (txt([], header=["", *HEADER]).encode(), "a.txt", "empty column name"),
         (txt([], header=[*HEADER, "_ingested_at"]).encode(), "a.txt", "reserved"),
         (
             (",".join(HEADER) + '\r\n"unterminated,x\r\n').encode(),
