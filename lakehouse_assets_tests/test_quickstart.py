@@ -42,7 +42,7 @@ def dev_run(tmp_path: Path) -> subprocess.CompletedProcess[str]:
 def test_dev_run_runs_every_source_and_prints_a_summary(tmp_path: Path) -> None:
     out = dev_run(tmp_path).stdout
     assert "FAILED" not in out
-    assert "checks: 22/22 passed" in out  # wordpress_api: every check of every layer
+    assert "checks: 25/25 passed" in out  # wordpress_api: every check of every layer
     lake = tmp_path / "lake"
     gold_dir = lake / "data-lakehouse-gold/wordpress_api/statistics_postname"
     gold = pd.read_parquet(gold_dir)

@@ -35,6 +35,8 @@ WRAPPER_ERRORS = frozenset(
 #: Run tag set once a run's alerts were published outside the sensor (``lakehouse run``).
 ALERTED_TAG = "lakehouse/alerted"
 SUBJECT_LIMIT = 100  # SNS subjects are at most 100 characters
+#: Check-result metadata naming the marker of the alert the step sent itself (schema drift).
+DRIFT_ALERT_METADATA = "drift_alert"
 CURSOR_OVERLAP = timedelta(minutes=5)
 
 
@@ -56,6 +58,16 @@ class _Failure:
     error_class: str = ""
     error: str = ""
     failed_checks: list[str] = field(default_factory=list)
+    #: Failed checks whose drift an earlier run already alerted (``medallion.drift``).
+    alerted_checks: list[str] = field(default_factory=list)
+
+    def alerted_by_step(self) -> bool:
+        """Every failed asset of the layer failed only on drift already alerted for the same
+        snapshot: the run-failure alert would repeat it on every rerun."""
+        if not self.alerted_checks or set(self.failed_checks) - set(self.alerted_checks):
+            return False
+        alerted_assets = {check.rsplit(":", 1)[0] for check in self.alerted_checks}
+        return all(asset in alerted_assets for asset in self.assets)
 
 
 def _layer_of(step_key: str) -> tuple[str | None, str]:
@@ -77,6 +89,16 @@ def error_summary(error: Any) -> tuple[str, str]:
     text = lines[-1] if lines else ""
     text = re.sub(rf"^[\w.]*{re.escape(cause.cls_name or '')}: ", "", text)
     return cause.cls_name or "Error", text[:500]
+
+
+def _alerted_before(metadata: dict[str, Any]) -> bool:
+    """A failed check whose drift an earlier run already alerted (same snapshot, same check):
+    a rerun on that snapshot alerts nothing new. (The first blocked run alerts as every failed
+    run does, beside the step's own drift alert.)"""
+    if DRIFT_ALERT_METADATA not in metadata:
+        return False
+    now = metadata.get("alerted_now")
+    return getattr(now, "value", now) is False
 
 
 def alerts_for_run(run: dg.DagsterRun, instance: dg.DagsterInstance) -> list[Alert]:
@@ -107,9 +129,11 @@ def alerts_for_run(run: dg.DagsterRun, instance: dg.DagsterInstance) -> list[Ale
             if evaluation is not None and not evaluation.passed:  # type: ignore[union-attr]
                 key = evaluation.asset_key  # type: ignore[union-attr]
                 layer = key.path[0] if key.path[0] in settings.LAYERS else None
-                by_layer.setdefault(layer, _Failure()).failed_checks.append(
-                    f"{key.to_user_string()}:{evaluation.check_name}"  # type: ignore[union-attr]
-                )
+                name = f"{key.to_user_string()}:{evaluation.check_name}"  # type: ignore[union-attr]
+                failure = by_layer.setdefault(layer, _Failure())
+                failure.failed_checks.append(name)
+                if _alerted_before(evaluation.metadata or {}):  # type: ignore[union-attr, arg-type]
+                    failure.alerted_checks.append(name)
         elif event.event_type == dg.DagsterEventType.RUN_FAILURE:
             data = event.event_specific_data
             run_error = error_summary(getattr(data, "error", None)) if data else None
@@ -118,6 +142,8 @@ def alerts_for_run(run: dg.DagsterRun, instance: dg.DagsterInstance) -> list[Ale
         by_layer[None] = _Failure(error_class=error_class, error=error)
     alerts = []
     for layer, failure in by_layer.items():
+        if failure.alerted_by_step():
+            continue
         failure.error_class = failure.error_class or "CheckFailure"
         failure.error = failure.error or "blocking check(s) failed"
         alerts.append(_alert(run, layer, failure))

@@ -156,3 +156,20 @@ def hive_partition_prefix(address: TableAddress, column: str, value: str) -> str
 def hive_partition_key(address: TableAddress, column: str, value: str) -> str:
     """The partition's one Parquet object: replacing it is one atomic put."""
     return f"{hive_partition_prefix(address, column, value)}{TABLE_FILE}"
+
+
+def snapshot_quarantine_keys(source: str, dataset: str, snapshot_key: str) -> tuple[str, str]:
+    """(copy, reason) of a raw snapshot whose schema drift blocked silver: the copy is
+    ``quarantine/{source}/{dataset}/{snapshot file name}`` in the raw bucket (raw itself is
+    never touched)."""
+    return quarantine_keys(source, dataset, snapshot_key.rsplit("/", 1)[-1])
+
+
+def drift_alert_marker_key(
+    source: str, dataset: str, snapshot_key: str, fingerprint: str, check: str
+) -> str:
+    """Beside the quarantined copy: proof that the drift ``check`` found in the snapshot whose
+    content hashes to ``fingerprint`` was alerted (one alert per snapshot and check)."""
+    copy, _ = snapshot_quarantine_keys(source, dataset, snapshot_key)
+    safe = re.sub(r"[^0-9a-z]", "", fingerprint.lower())[:16] or "unknown"
+    return f"{copy}.{validate_name('check', check)}.{safe}.alerted.json"

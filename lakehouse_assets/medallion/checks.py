@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from lakehouse_assets import settings
 from lakehouse_assets.lake.layout import TableAddress
 from lakehouse_assets.medallion.datasets import DatasetSchema
+from lakehouse_assets.medallion.drift import AcceptedSchema
 from lakehouse_assets.medallion.silver import SilverReport
 from lakehouse_assets.resources.lake import LakeResource
 
@@ -53,14 +54,26 @@ def check_specs(
 
 
 def silver_check_results(
-    key: dg.AssetKey, schema: DatasetSchema, report: SilverReport
+    key: dg.AssetKey,
+    schema: DatasetSchema,
+    report: SilverReport,
+    baseline: AcceptedSchema | None = None,
 ) -> list[dg.AssetCheckResult]:
+    """Silver's contract checks; a failure's description names the drift (which column, which
+    change) against ``baseline``, the schema the table last accepted."""
+    descriptions = drift_descriptions(schema, report, baseline)
+
     def result(name: str, passed: bool, **metadata: Any) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(
-            asset_key=key, check_name=name, passed=passed, metadata=dict(metadata)
+            asset_key=key,
+            check_name=name,
+            passed=passed,
+            metadata=dict(metadata),
+            description=descriptions.get(name) if not passed else None,
         )
 
     examples = report.unparseable_examples
+    collisions = key_collisions(schema, report)
     return [
         result(
             "expected_columns",
@@ -72,11 +85,12 @@ def silver_check_results(
         result("non_empty", report.rows_out > 0, rows=report.rows_out),
         result(
             "unique_non_null_keys",
-            report.null_keys == 0 and report.duplicate_keys == 0,
+            report.null_keys == 0 and report.duplicate_keys == 0 and not collisions,
             key=", ".join(schema.key),
             null_keys=report.null_keys,
             duplicate_keys=report.duplicate_keys,
-            failing_rows=report.null_keys + report.duplicate_keys,
+            key_collisions=collisions,
+            failing_rows=report.null_keys + report.duplicate_keys + collisions,
         ),
         result(
             "parseable_dates",
@@ -93,6 +107,59 @@ def silver_check_results(
             unparseable=_describe(report.unparseable_integers, examples),
         ),
     ]
+
+
+def key_collisions(schema: DatasetSchema, report: SilverReport) -> int:
+    """Rows that lost their key to a different row although the dataset declares no rule
+    (``latest_by``) to choose between them: the key stopped being unique."""
+    return 0 if schema.latest_by else report.superseded_rows_removed
+
+
+def drift_descriptions(
+    schema: DatasetSchema, report: SilverReport, baseline: AcceptedSchema | None
+) -> dict[str, str]:
+    """Check name → what drifted, for the checks a breaking schema change fails."""
+    types = {c.name: c.type for c in schema.columns}
+    origin = baseline.origin if baseline is not None and baseline.origin else None
+    against = (
+        f"compared with the last accepted schema (raw snapshot {origin})"
+        if origin
+        else "compared with the last accepted schema"
+        if baseline is not None
+        else "no accepted schema to compare with"
+    )
+    accepted = baseline.columns if baseline is not None else {}
+    typed = baseline.typed if baseline is not None else {}
+    out: dict[str, str] = {}
+    if report.missing_columns:
+        columns = []
+        for column in report.missing_columns:
+            was = "present" if column in accepted else "absent"
+            columns.append(f"{column} (declared {types.get(column)}, {was} in the accepted one)")
+        out["expected_columns"] = f"removed declared column(s) {', '.join(columns)}, {against}"
+    for check, counts, kind in (
+        ("typed_integers", report.unparseable_integers, "int64"),
+        ("parseable_dates", report.unparseable_dates, "datetime"),
+    ):
+        if counts:
+            changes = []
+            for column, n in sorted(counts.items()):
+                examples = report.unparseable_examples.get(column, [])
+                was = typed.get(column) or types.get(column) or kind
+                changes.append(
+                    f"{column}: type changed, {n} value(s) no longer parse as {types.get(column)}"
+                    f" (e.g. {examples}; accepted as {was})"
+                )
+            out[check] = f"{'; '.join(changes)}, {against}"
+    collisions = key_collisions(schema, report)
+    if report.null_keys or report.duplicate_keys or collisions:
+        out["unique_non_null_keys"] = (
+            f"key {', '.join(schema.key)} stopped being unique and non-null: "
+            f"{report.duplicate_keys + collisions} row(s) colliding on a key, "
+            f"{report.null_keys} null key(s), "
+            f"{against}"
+        )
+    return out
 
 
 def _describe(counts: dict[str, int], examples: dict[str, list[str]]) -> str:

@@ -4,12 +4,18 @@ A file dropped under ``landing/{source}/{dataset}/`` in the raw bucket is kept a
 modified). A bad one is copied to ``quarantine/{source}/{dataset}/…`` under its own name with a
 ``.reason.json`` beside it, the bronze topic is alerted, and nothing is written: data already
 there stays. Quarantining is a handled outcome, not a failed run.
+
+A good file's columns are compared with those of the last file accepted (``drift``): a new
+column is accepted and reported (``schema_change`` and ``source_schema`` metadata, a warning in
+the log); a missing declared column or a type that no longer parses makes the file bad (its
+parser says so). No ``schema_drift`` check here: a run that quarantines its file, or finds it
+superseded, materializes nothing, and a check result without its table would say nothing.
 """
 
 import json
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,14 @@ from lakehouse_assets.errors import BadFileError
 from lakehouse_assets.lake.layout import landing_prefix, quarantine_keys, quarantine_prefix
 from lakehouse_assets.lake.object_store import ObjectInfo, ObjectStore
 from lakehouse_assets.medallion.datasets import DatasetSchema
+from lakehouse_assets.medallion.drift import (
+    SCHEMA_CHANGE,
+    SOURCE_SCHEMA,
+    columns_of,
+    compare,
+    last_accepted,
+    schema_json,
+)
 from lakehouse_assets.medallion.source import Source
 from lakehouse_assets.resources.lake import LakeResource
 from lakehouse_assets.resources.notifications import NotificationsResource
@@ -147,6 +161,19 @@ class ParsedFile:
 
     table: Any  # pa.Table
     metadata: dict[str, Any]
+    #: The columns the file arrived with (name → type), when its table does not keep them all
+    #: (see :func:`arriving_columns`); None: the table's own columns (``_`` ones aside).
+    source_columns: Mapping[str, str] | None = field(default=None)
+
+
+#: How an undeclared column a typed parser drops shows in a file's arriving schema.
+UNDECLARED = "undeclared"
+
+
+def arriving_columns(schema: DatasetSchema, extra: tuple[str, ...]) -> dict[str, str]:
+    """A typed file's arriving schema: every declared column with its declared type (the file
+    parsed, so it has them all, typed), then the undeclared ones it brought."""
+    return {**{c.name: c.type for c in schema.columns}, **dict.fromkeys(extra, UNDECLARED)}
 
 
 #: The source's own rule: (file bytes, the landed object, processed at) → its bronze rows, or
@@ -163,8 +190,10 @@ def build_landed_file_asset(
 ) -> dg.AssetsDefinition:
     """Bronze with one partition per landed file, written through the lake IO manager."""
 
+    key = landed.source.key("bronze", landed.schema.name)
+
     @dg.asset(
-        key=landed.source.key("bronze", landed.schema.name),
+        key=key,
         partitions_def=landed.partitions,
         description=description,
         output_required=False,
@@ -190,6 +219,13 @@ def build_landed_file_asset(
                 quarantine(context, lake, notifications, landed, info, path, exc)
                 return
         context.log.info(f"bronze {landed.label}: {parsed.table.num_rows} rows from {object_key}")
+        columns = dict(parsed.source_columns or columns_of(parsed.table.schema))
+        baseline = last_accepted(
+            context.instance, key, SOURCE_SCHEMA, exclude_run_id=context.run.run_id
+        )
+        change = compare(columns, baseline, landed.schema)
+        if change.changed:
+            context.log.warning(f"bronze {landed.label}: {object_key}: {change.describe()}")
         yield dg.Output(
             parsed.table,
             metadata={
@@ -197,6 +233,8 @@ def build_landed_file_asset(
                 "source_etag": info.etag,
                 **parsed.metadata,
                 "processed_at": processed_at.isoformat(),
+                SOURCE_SCHEMA: schema_json(columns),
+                SCHEMA_CHANGE: change.metadata(),
             },
         )
 

@@ -3,6 +3,9 @@
 Bronze keeps every field of the raw snapshot as text plus ingestion columns; silver types it with
 the one engine, removes duplicates and publishes only when its blocking checks pass. Both guard
 the volume: a table far smaller than the current one is not published (see ``checks``).
+Both compare the ingestion's schema with the contract and the last accepted one (``drift``):
+bronze reports the change (``schema_change``, the WARN check ``schema_drift``); silver blocks a
+breaking one, quarantines its raw snapshot and alerts once.
 """
 
 from collections.abc import Callable, Iterator
@@ -28,11 +31,27 @@ from lakehouse_assets.medallion.checks import (
     volume_check,
 )
 from lakehouse_assets.medallion.datasets import DatasetSchema
+from lakehouse_assets.medallion.drift import (
+    BRONZE_SCHEMA,
+    SCHEMA_CHANGE,
+    accepted_metadata,
+    blocked_observation,
+    breaking,
+    bronze_snapshot,
+    columns_of,
+    compare,
+    drift_check_result,
+    drift_check_spec,
+    last_accepted,
+    quarantine_drifted_snapshot,
+    with_drift_metadata,
+)
 from lakehouse_assets.medallion.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.medallion.raw import snapshot_for_step
 from lakehouse_assets.medallion.silver import write_silver_file
 from lakehouse_assets.medallion.source import Source
 from lakehouse_assets.resources.lake import LakeResource
+from lakehouse_assets.resources.notifications import NotificationsResource
 
 
 def volume_spec(
@@ -70,7 +89,7 @@ def build_bronze_asset(
         or f"{schema.description} Every field of the raw snapshot, as text.",
         metadata={"preview_excluded": list(schema.preview_excluded), **SNAPSHOT_METADATA},
         partitions_def=partitions,
-        check_specs=volume_spec(key, partitions),
+        check_specs=[*volume_spec(key, partitions), drift_check_spec(key, partitions)],
         **source.asset_options("bronze"),
     )
     def bronze_layer(context: dg.AssetExecutionContext, lake: LakeResource) -> Iterator[object]:
@@ -96,9 +115,24 @@ def build_bronze_asset(
                 staged.discard()
         yield volume
         fail_if_shrunk(volume, "bronze", source.name, schema.name)
-        columns = [c for c in pq.read_schema(staged.path).names if not c.startswith("_")]
+        columns = columns_of(pq.read_schema(staged.path))
         extra = [c for c in columns if c not in schema.column_names]
-        yield dg.Output(staged, metadata={"raw_snapshot": snapshot.key, "extra_columns": extra})
+        silver_key = source.key("silver", schema.name)
+        baseline = last_accepted(context.instance, silver_key, BRONZE_SCHEMA) or last_accepted(
+            context.instance, key, None, exclude_run_id=context.run.run_id
+        )
+        change = compare(columns, baseline, schema)
+        if change.changed:
+            context.log.warning(f"bronze {source.name}/{schema.name}: {change.describe()}")
+        yield dg.Output(
+            staged,
+            metadata={
+                "raw_snapshot": snapshot.key,
+                "extra_columns": extra,
+                SCHEMA_CHANGE: change.metadata(),
+            },
+        )
+        yield drift_check_result(key, change)
 
     return bronze_layer
 
@@ -124,23 +158,52 @@ def build_silver_asset(
         **source.asset_options("silver"),
     )
     def silver_table(
-        context: dg.AssetExecutionContext, lake: LakeResource, bronze: StoredTable
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        notifications: NotificationsResource,
+        bronze: StoredTable,
     ) -> Iterator[object]:
+        baseline = last_accepted(context.instance, key, BRONZE_SCHEMA)
         with bronze.local_path() as path, staged_table() as staged:
+            columns = columns_of(pq.read_schema(path))
+            snapshot = bronze_snapshot(path)
             report = write_silver_file(path, staged.path, schema)
             results = [
-                *silver_check_results(key, schema, report),
+                *silver_check_results(key, schema, report, baseline),
                 volume_check(context, lake, key, report.rows_out),
             ]
             failed = [str(r.check_name) for r in results if not r.passed]
             if failed:
                 staged.discard()  # the new table is never published
+        drifted = breaking(results)
+        quarantined = None
+        if drifted and snapshot is not None:
+            quarantined = quarantine_drifted_snapshot(
+                context,
+                lake,
+                notifications,
+                key,
+                snapshot,
+                drifted,
+                compare(columns, baseline, schema),
+            )
+            results = [with_drift_metadata(r, quarantined) for r in results]
         yield from results
         if failed:
+            context.log_event(blocked_observation(context, key, snapshot, columns, failed))
             problem = f"failed check(s) {', '.join(failed)}; previous table kept"
             if failed == [VOLUME_CHECK]:
                 problem = shrink_problem(results[-1])
+            elif drifted:
+                drift = "; ".join(f"{r.check_name}: {r.description}" for r in drifted)
+                where = (
+                    f"; raw snapshot quarantined at {quarantined.copy_key}" if quarantined else ""
+                )
+                problem = f"{problem}; schema drift: {drift}{where}"
             raise DataContractError("silver", source.name, schema.name, problem)
-        yield dg.Output(staged, metadata=silver_report_metadata(report))
+        yield dg.Output(
+            staged,
+            metadata={**silver_report_metadata(report), **accepted_metadata(snapshot, columns)},
+        )
 
     return silver_table

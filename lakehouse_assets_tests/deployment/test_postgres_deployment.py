@@ -94,7 +94,8 @@ def test_blocking_checks_recorded(materialized: MaterializedDeployment):
         "WHERE run_id = %s AND dagster_event_type = 'ASSET_CHECK_EVALUATION'",
         materialized.ui_run_id,
     )
-    assert rows == [(22,)]  # silver: 6 checks each; bronze and gold: a volume check each
+    # silver: 6 checks each; gold: a volume check; bronze: volume and schema_drift each
+    assert rows == [(25,)]
 
 
 def test_runs_of_one_source_never_overlap(materialized: MaterializedDeployment):

@@ -88,10 +88,11 @@ def test_asset_graph_shows_every_layer_materialized(
     # The layer of each node is one of its kinds (medallion icons for bronze, silver, gold).
     for layer, count in {"raw": 3, "Bronze": 3, "Silver": 3, "Gold": 1}.items():
         expect(page.get_by_text(layer, exact=True)).to_have_count(count)
-    # The blocking checks ran and passed, as the nodes say: six on each silver table, the
-    # volume guard on each bronze table and on gold.
+    # The checks ran and passed, as the nodes say: six on each silver table, the volume guard
+    # and schema_drift on each bronze table, the volume guard on gold.
     expect(page.get_by_text("6 / 6 Passed", exact=True)).to_have_count(3)
-    expect(page.get_by_text("1 / 1 Passed", exact=True)).to_have_count(4)
+    expect(page.get_by_text("2 / 2 Passed", exact=True)).to_have_count(3)
+    expect(page.get_by_text("1 / 1 Passed", exact=True)).to_have_count(1)
     expect(page.get_by_text(re.compile(r"^Materialize all")).first).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-asset-graph.png"))

@@ -12,6 +12,7 @@ from lakehouse_assets.medallion.landed_files import parse_landed_file
 from lakehouse_assets.medallion.landing import (
     LandedDataset,
     ParsedFile,
+    arriving_columns,
     build_landed_file_asset,
     build_landed_file_job,
     build_landed_file_sensor,
@@ -32,6 +33,7 @@ def parse(
             "superseded_rows_removed": parsed.superseded_rows_removed,
             "ignored_columns": list(parsed.ignored_columns),
         },
+        source_columns=arriving_columns(landed.schema, parsed.ignored_columns),
     )
 
 
