@@ -60,6 +60,9 @@ class _Failure:
     failed_checks: list[str] = field(default_factory=list)
     #: Failed checks whose drift an earlier run already alerted (``medallion.drift``).
     alerted_checks: list[str] = field(default_factory=list)
+    #: Failed check → the schema drift it names, and where the blocked snapshot was copied.
+    drift: dict[str, str] = field(default_factory=dict)
+    quarantined: list[str] = field(default_factory=list)
 
     def alerted_by_step(self) -> bool:
         """Every failed asset of the layer failed only on drift already alerted for the same
@@ -132,8 +135,15 @@ def alerts_for_run(run: dg.DagsterRun, instance: dg.DagsterInstance) -> list[Ale
                 name = f"{key.to_user_string()}:{evaluation.check_name}"  # type: ignore[union-attr]
                 failure = by_layer.setdefault(layer, _Failure())
                 failure.failed_checks.append(name)
-                if _alerted_before(evaluation.metadata or {}):  # type: ignore[union-attr, arg-type]
+                metadata = evaluation.metadata or {}  # type: ignore[union-attr]
+                if _alerted_before(metadata):  # type: ignore[arg-type]
                     failure.alerted_checks.append(name)
+                if DRIFT_ALERT_METADATA in metadata:
+                    failure.drift[name] = evaluation.description or ""  # type: ignore[union-attr]
+                    copy = metadata.get("quarantine_key")
+                    copy_key = str(getattr(copy, "value", copy))
+                    if copy is not None and copy_key not in failure.quarantined:
+                        failure.quarantined.append(copy_key)
         elif event.event_type == dg.DagsterEventType.RUN_FAILURE:
             data = event.event_specific_data
             run_error = error_summary(getattr(data, "error", None)) if data else None
@@ -155,7 +165,7 @@ def _alert(run: dg.DagsterRun, layer: str | None, failure: _Failure) -> Alert:
     subject = f"[lakehouse] {layer or 'pipeline'} failed: {what}"
     if len(subject) > SUBJECT_LIMIT:
         subject = subject[: SUBJECT_LIMIT - 1] + "…"
-    message = {
+    message: dict[str, Any] = {
         "alert": "failure",
         "layer": layer or "pipeline",
         "assets": failure.assets,
@@ -167,6 +177,9 @@ def _alert(run: dg.DagsterRun, layer: str | None, failure: _Failure) -> Alert:
         "run_id": run.run_id,
         "run_url": f"{settings.ui_base_url()}/runs/{run.run_id}",
     }
+    if failure.drift:  # blocked by schema drift: what changed, where the snapshot went
+        message["drift"] = failure.drift
+        message["quarantine_keys"] = failure.quarantined
     return Alert(layer, subject, message)
 
 

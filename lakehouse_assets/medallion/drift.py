@@ -34,17 +34,12 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from lakehouse_assets import settings
 from lakehouse_assets.automation.alerts import (
     DRIFT_ALERT_METADATA,
-    SUBJECT_LIMIT,
-    Alert,
-    publish_alerts,
 )
 from lakehouse_assets.lake.layout import drift_alert_marker_key, snapshot_quarantine_keys
 from lakehouse_assets.medallion.datasets import DatasetSchema
 from lakehouse_assets.resources.lake import LakeResource
-from lakehouse_assets.resources.notifications import NotificationsResource
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -280,14 +275,13 @@ def _put_json(lake: LakeResource, bucket: str, key: str, value: dict[str, Any]) 
 def quarantine_drifted_snapshot(
     context: dg.AssetExecutionContext,
     lake: LakeResource,
-    notifications: NotificationsResource,
     key: dg.AssetKey,
     snapshot_key: str,
     failed: Sequence[dg.AssetCheckResult],
     change: SchemaChange | None,
 ) -> DriftQuarantine:
-    """Copy the snapshot to quarantine with its reason (once) and alert ``key``'s layer once per
-    snapshot content and failed check."""
+    """Copy the snapshot to quarantine with its reason (once), and mark each failed check as
+    alerted for this snapshot's content: the run's failure alert is the one alert."""
     from lakehouse_assets.lake.s3_object_store import file_sha256
 
     layer, source, dataset = key.path
@@ -322,29 +316,16 @@ def quarantine_drifted_snapshot(
         name: drift_alert_marker_key(source, dataset, snapshot_key, sha256, name) for name in drift
     }
     pending = [name for name, marker in markers.items() if store.info(bucket, marker) is None]
-    if pending:
-        subject = f"[lakehouse] {layer} blocked by schema drift: {source}/{dataset}"
-        if len(subject) > SUBJECT_LIMIT:
-            subject = subject[: SUBJECT_LIMIT - 1] + "…"
-        message = {
-            "alert": "schema_drift",
-            "layer": layer,
-            **reason,
-            "failed_checks": pending,
-            "drift": {name: drift[name] for name in pending},
-            "quarantine_key": copy_key,
-            "reason_key": reason_key,
-            "run_url": f"{settings.ui_base_url()}/runs/{context.run.run_id}",
-        }
-        publish_alerts(notifications, [Alert(layer, subject, message)])
-        for name in pending:  # only once delivered: an undelivered alert is sent again
-            _put_json(
-                lake,
-                bucket,
-                markers[name],
-                {"check": name, "source_sha256": sha256, "run_id": context.run.run_id},
-            )
-    else:
+    # The run's failure alert to the layer's topic carries this drift (its failed checks name it
+    # and where the snapshot went); the markers make a rerun on the same snapshot send none.
+    for name in pending:
+        _put_json(
+            lake,
+            bucket,
+            markers[name],
+            {"check": name, "source_sha256": sha256, "run_id": context.run.run_id},
+        )
+    if not pending:
         context.log.info(
             f"{key.to_user_string()}: drift in {snapshot_key} was alerted before; not again"
         )

@@ -51,7 +51,6 @@ from lakehouse_assets.medallion.raw import snapshot_for_step
 from lakehouse_assets.medallion.silver import write_silver_file
 from lakehouse_assets.medallion.source import Source
 from lakehouse_assets.resources.lake import LakeResource
-from lakehouse_assets.resources.notifications import NotificationsResource
 
 
 def volume_spec(
@@ -160,7 +159,6 @@ def build_silver_asset(
     def silver_table(
         context: dg.AssetExecutionContext,
         lake: LakeResource,
-        notifications: NotificationsResource,
         bronze: StoredTable,
     ) -> Iterator[object]:
         baseline = last_accepted(context.instance, key, BRONZE_SCHEMA)
@@ -181,7 +179,6 @@ def build_silver_asset(
             quarantined = quarantine_drifted_snapshot(
                 context,
                 lake,
-                notifications,
                 key,
                 snapshot,
                 drifted,

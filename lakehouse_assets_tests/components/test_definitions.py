@@ -36,7 +36,7 @@ def test_component_built_assets_checks_and_schedule() -> None:
     for dataset in DATASETS:
         assert checks[f"silver/wordpress_rest/{dataset}"] == SILVER_CHECKS
     for dataset in ("pages", "categories", "tags", "users"):  # full loads are volume-guarded
-        assert checks[f"bronze/wordpress_rest/{dataset}"] == {"volume"}
+        assert checks[f"bronze/wordpress_rest/{dataset}"] == {"volume", "schema_drift"}
     assert "bronze/wordpress_rest/posts" not in checks  # an incremental delta is not
     assert checks["gold/wordpress_rest/posts_with_terms"] == {"volume"}
 
