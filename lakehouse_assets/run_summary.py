@@ -64,7 +64,7 @@ def ui_hint(dagster_home: Path) -> str:
 
 
 def summarize(
-    result: dg.ExecuteInProcessResult | dg.ExecuteJobResult, instance: dg.DagsterInstance
+    result: dg.ExecuteInProcessResult | dg.JobExecutionResult, instance: dg.DagsterInstance
 ) -> RunSummary:
     summary = RunSummary(
         run_id=result.run_id,

@@ -96,3 +96,20 @@ def test_no_private_dagster_imports_where_a_public_api_exists() -> None:
             if "dagster._" in line and "import" in line and "no public API" not in line:
                 problems.append(f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}")
     assert problems == []
+
+
+def test_every_dagster_name_the_package_uses_is_exported() -> None:
+    """``dg.X`` in code or a type hint names something ``dagster`` exports: mypy lets a name
+    Dagster does not export through (its module resolves attributes lazily), so this does."""
+    import re
+
+    import dagster
+
+    exported = set(getattr(dagster, "__all__", ())) | {
+        name for name in dir(dagster) if not name.startswith("_")
+    }
+    used: dict[str, str] = {}
+    for path in PACKAGE.rglob("*.py"):
+        for name in re.findall(r"\bdg\.([A-Za-z_]\w*)", path.read_text(encoding="utf-8")):
+            used.setdefault(name, str(path.relative_to(PACKAGE)))
+    assert {name: where for name, where in used.items() if name not in exported} == {}
