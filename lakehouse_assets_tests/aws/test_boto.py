@@ -8,15 +8,15 @@ answers 500. Endpoints: per-service field, then the shared field, then botocore'
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from botocore.exceptions import ClientError
 
 from lakehouse_assets.resources.aws.boto import AwsClientsResource
 from lakehouse_assets_tests.aws.conftest import CREDENTIALS
+from lakehouse_assets_tests.http_fixtures import serving
 
 
 @pytest.fixture
@@ -38,15 +38,8 @@ def failing_endpoint() -> Iterator[tuple[str, list[str]]]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(Handler) as origin:
+        yield origin, seen
 
 
 def _resource(**fields: object) -> AwsClientsResource:

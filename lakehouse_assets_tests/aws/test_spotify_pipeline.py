@@ -20,14 +20,13 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -50,6 +49,7 @@ from lakehouse_assets.sources.spotify.sample_api import (
     serve,
 )
 from lakehouse_assets_tests.aws.conftest import Stack, aws_environment, make_stack, table_keys
+from lakehouse_assets_tests.http_fixtures import serving
 
 pytestmark = pytest.mark.integration
 
@@ -192,16 +192,9 @@ def aws_calls(moto_endpoint: str) -> Iterator[AwsCalls]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as origin:
+        state.url = origin
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

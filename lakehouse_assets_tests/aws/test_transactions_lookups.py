@@ -13,14 +13,13 @@ window not seen, none → absent (0 in silver). The MySQL connection from a Secr
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import boto3
@@ -35,6 +34,7 @@ from lakehouse_assets.sources.transactions.aws_lookups import (
     MySqlStoresLookup,
 )
 from lakehouse_assets_tests.aws.conftest import CREDENTIALS
+from lakehouse_assets_tests.http_fixtures import serving
 from lakehouse_assets_tests.sources.transactions.mysql import (
     PASSWORD,
     SECRET_ID,
@@ -179,16 +179,9 @@ def proxy(moto_endpoint: str) -> Iterator[Proxy]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as origin:
+        state.url = origin
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def defer_keys(request: dict[str, Any], answer: dict[str, Any], keep: int) -> bytes:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -25,6 +24,7 @@ from lakehouse_assets import settings
 from lakehouse_assets.components.loading import declared_sources
 from lakehouse_assets.components.resource import RestApiResource
 from lakehouse_assets.deployments import local_resources
+from lakehouse_assets_tests.http_fixtures import serving
 
 BASE_URL_PARAMETER = "/test/api/base_url"
 
@@ -226,17 +226,9 @@ def api_server(server: ApiServer) -> Iterator[ApiServer]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             return None
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    server.origin = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with serving(Handler) as origin:
+        server.origin = origin
         yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
 
 
 def records(count: int = 23) -> list[dict[str, Any]]:

@@ -13,9 +13,11 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from lakehouse_assets_tests.http_fixtures import serving
 
 
 @dataclass
@@ -150,15 +152,7 @@ def fault_server() -> Iterator[FaultServer]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.port = server.server_address[1]
-    state.base_url = f"http://127.0.0.1:{state.port}"
-    try:
+    with serving(Handler) as origin:
+        state.port = int(origin.rsplit(":", 1)[1])
+        state.base_url = f"http://127.0.0.1:{state.port}"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
