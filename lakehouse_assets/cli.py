@@ -114,6 +114,7 @@ def run_sources(
         SourceBusyError,
         check_configuration,
         fail_abandoned_runs,
+        fresh_resources,
         land_packaged_samples,
         landed_runs,
         refresh_run,
@@ -129,7 +130,8 @@ def run_sources(
     if unknown:
         raise UsageError(f"no source {', '.join(unknown)}; choose from: {', '.join(known)}")
     try:
-        check_configuration(defs)
+        resources = fresh_resources()
+        check_configuration(resources)
     except RunConfigurationError as exc:
         raise UsageError(str(exc)) from None
     reap_staging_folders()
@@ -145,9 +147,11 @@ def run_sources(
                     except ValueError as exc:
                         raise UsageError(str(exc)) from None
                     if scheduled is None:
-                        land_packaged_samples(defs, source)
+                        land_packaged_samples(resources, source)
                     planned = (
-                        [scheduled] if scheduled else list(landed_runs(defs, instance, source))
+                        [scheduled]
+                        if scheduled
+                        else list(landed_runs(defs, instance, source, resources))
                     )
                 if scheduled is None:
                     refresh = refresh_run(defs, source)

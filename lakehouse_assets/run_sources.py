@@ -79,14 +79,14 @@ class RunConfigurationError(ValueError):
     """The deployment's configuration cannot run anything (a bad or missing bucket name)."""
 
 
-def check_configuration(defs: dg.Definitions) -> None:
+def check_configuration(resources: dict[str, Any]) -> None:
     """Read and validate the lake's bucket names before a run is planned, so a mistake there is
     one line from ``lakehouse run`` rather than a failed run per source, with stack traces and
     alerts, that has already read its inputs."""
     from lakehouse_assets.errors import ConfigurationError
     from lakehouse_assets.resources.lake import LakeResource
 
-    lake = fresh_resources().get("lake")
+    lake = resources.get("lake")
     if isinstance(lake, LakeResource):
         try:
             lake.bucket("raw")
@@ -122,10 +122,11 @@ def _current(partitions: dg.PartitionsDefinition) -> str:
 
 
 def landed_runs(
-    defs: dg.Definitions, instance: dg.DagsterInstance, source: str
+    defs: dg.Definitions, instance: dg.DagsterInstance, source: str, resources: dict[str, Any]
 ) -> Iterator[PlannedRun]:
-    """Every run the source's landing sensors request now and no earlier run already made."""
-    resources = fresh_resources()
+    """Every run the source's landing sensors request now and no earlier run already made
+    (the sensors evaluated with ``resources``, the deployment's as :func:`fresh_resources`
+    builds them)."""
     for sensor in landing_sensors(defs, source):
         cursor: str | None = None
         for _ in range(MAX_TICKS):
@@ -162,7 +163,7 @@ def landed_runs(
             cursor = result.cursor
 
 
-def land_packaged_samples(defs: dg.Definitions, source: str) -> list[str]:
+def land_packaged_samples(resources: dict[str, Any], source: str) -> list[str]:
     """On the local default running its packaged parameters, land the source's sample files
     (what that deployment provides); elsewhere nothing is landed."""
     from lakehouse_assets import settings
@@ -173,7 +174,7 @@ def land_packaged_samples(defs: dg.Definitions, source: str) -> list[str]:
         return []
     if settings.parameters_file() != settings.packaged_parameters_file():
         return []
-    lake = fresh_resources()["lake"]
+    lake = resources["lake"]
     placed: list[str] = []
     for landed in LANDED_DATASETS:
         if landed.source.name == source:
