@@ -7,6 +7,7 @@ neither AWS nor any particular environment.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -27,9 +28,14 @@ HISTORY_START_VAR = "LAKEHOUSE_HISTORY_START"
 STEP_RETRY_DELAY_VAR = "LAKEHOUSE_STEP_RETRY_DELAY"
 MAX_SHRINK_VAR = "LAKEHOUSE_MAX_SHRINK"
 ACCEPT_SHRINK_VAR = "LAKEHOUSE_ACCEPT_SHRINK"
+DERIVED_HISTORY_DAYS_VAR = "LAKEHOUSE_DERIVED_HISTORY_DAYS"
 #: Run tag set by ``lakehouse run --accept-shrink``: this run may replace tables with far
 #: smaller ones.
 ACCEPT_SHRINK_TAG = "lakehouse/accept_shrink"
+FULL_REFRESH_VAR = "LAKEHOUSE_FULL_REFRESH"
+#: Run tag set by ``lakehouse run --full-refresh`` (or in the UI's launchpad): every table is
+#: rebuilt from its raw snapshot, none kept or built from what changed.
+FULL_REFRESH_TAG = "lakehouse/full_refresh"
 
 DEFAULT_ROOT = ".lakehouse"
 LAYERS = ("raw", "bronze", "silver", "gold")
@@ -47,6 +53,12 @@ def deployment() -> Deployment:
     except ValueError:
         choices = ", ".join(d.value for d in Deployment)
         raise SettingsError(f"{DEPLOYMENT_VAR}={value!r} is not one of: {choices}") from None
+
+
+def full_refresh(tags: Mapping[str, str]) -> bool:
+    """Whether a run with ``tags`` rebuilds everything: its tag, or LAKEHOUSE_FULL_REFRESH=1."""
+    flag = (os.environ.get(FULL_REFRESH_VAR) or "").strip().lower() in ("1", "true", "yes")
+    return flag or tags.get(FULL_REFRESH_TAG) == "true"
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,26 @@ def volume_guard() -> VolumeGuard:
             raise SettingsError(f"{MAX_SHRINK_VAR}={raw!r} is not a fraction between 0 and 1")
     accepted = (os.environ.get(ACCEPT_SHRINK_VAR) or "").strip().lower() in ("1", "true", "yes")
     return VolumeGuard(fraction, accepted)
+
+
+def derived_history_days() -> int | None:
+    """LAKEHOUSE_DERIVED_HISTORY_DAYS: how many days of bronze, silver and gold versions to keep
+    behind the newest one (a version more than that many days older is removed after each
+    publish; 0 keeps only the newest). Unset keeps every version, as before: the raw snapshots
+    they are rebuilt from are always kept, so a shorter history is a choice about storage, not
+    about what can be recovered, and no deployment loses history by upgrading."""
+    raw = (os.environ.get(DERIVED_HISTORY_DAYS_VAR) or "").strip()
+    if not raw:
+        return None
+    try:
+        days = int(raw)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise SettingsError(
+            f"{DERIVED_HISTORY_DAYS_VAR}={raw!r} is not a whole number of days (0 or more)"
+        )
+    return days
 
 
 def lakehouse_root() -> Path:

@@ -260,12 +260,13 @@ def merge_base_key(
 ) -> str | None:
     """The silver version a partition's rows merge into: the partition's own (a rerun), else
     the newest of an earlier partition, else none (the first load)."""
-    own = address.snapshot_key(partition)
-    keys = [o.key for o in store.list(bucket, address.snapshots_prefix)]
-    if own in keys:
-        return own
-    earlier = [k for k in keys if k < own]
-    return max(earlier) if earlier else None
+    from lakehouse_assets.lake.snapshots import kept_snapshots
+
+    kept = kept_snapshots(store, bucket, address)  # a day kept as a reference: its holder
+    if partition in kept:
+        return kept[partition]
+    earlier = [p for p in kept if p < partition]
+    return kept[max(earlier)] if earlier else None
 
 
 def newest_value(path: Path, column: str) -> Any:

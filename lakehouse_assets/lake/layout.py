@@ -1,6 +1,8 @@
 """Where everything lives in the lake: the one module that derives storage paths.
 
 - tables: asset key ``[layer, source, dataset]`` → ``{source}/{dataset}/`` in the layer's bucket;
+- their history: ``{source}/{dataset}/_snapshots/{partition}/`` holding either the partition's
+  ``data.parquet`` or a reference ``_same_as_{other partition}.json`` to an identical one;
 - raw snapshots: ``{source}/{dataset}/ingest_date={partition}/{dataset}_{UTC stamp}_{run}.json``
   in the raw bucket, sorting by partition, then time;
 - landed files: ``landing/{source}/{dataset}/…``, bad ones copied to ``quarantine/…``;
@@ -19,6 +21,15 @@ from lakehouse_assets.settings import LAYERS
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TABLE_FILE = "data.parquet"
+SNAPSHOT_REFERENCE_PREFIX = "_same_as_"
+_PARTITION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:+-]{0,99}$")
+
+
+def _snapshot_partition(partition: str) -> str:
+    """A partition key as a key segment (dates and weeks; nothing that could nest or escape)."""
+    if not _PARTITION_PATTERN.match(partition):
+        raise ValueError(f"unsafe snapshot partition key {partition!r}")
+    return partition
 
 
 def validate_name(kind: str, name: str) -> str:
@@ -69,7 +80,32 @@ class TableAddress:
 
     def snapshot_key(self, partition: str) -> str:
         """A whole version of the table, kept beside the current one (see the IO manager)."""
-        return f"{self.snapshots_prefix}{partition}/{TABLE_FILE}"
+        return f"{self.snapshots_prefix}{_snapshot_partition(partition)}/{TABLE_FILE}"
+
+    def snapshot_reference_key(self, partition: str, same_as: str) -> str:
+        """A partition whose version is byte-identical to partition ``same_as``'s: no second
+        copy, this small JSON instead. The target is in the key, so one listing of the history
+        shows every reference; the name starts with ``_`` so it sorts before ``data.parquet``
+        (code comparing keys to find the newest partition still finds the right one)."""
+        return (
+            f"{self.snapshots_prefix}{_snapshot_partition(partition)}/"
+            f"{SNAPSHOT_REFERENCE_PREFIX}{_snapshot_partition(same_as)}.json"
+        )
+
+    def parse_snapshot_key(self, key: str) -> tuple[str, str | None] | None:
+        """(partition, referenced partition or None for the partition's own table) of a key
+        under :attr:`snapshots_prefix`; None for anything else."""
+        if not key.startswith(self.snapshots_prefix):
+            return None
+        partition, _, name = key[len(self.snapshots_prefix) :].partition("/")
+        if not partition or "/" in name:
+            return None
+        if name == TABLE_FILE:
+            return partition, None
+        if name.startswith(SNAPSHOT_REFERENCE_PREFIX) and name.endswith(".json"):
+            target = name[len(SNAPSHOT_REFERENCE_PREFIX) : -len(".json")]
+            return (partition, target) if target else None
+        return None
 
     @property
     def label(self) -> str:
@@ -100,6 +136,15 @@ def raw_snapshot_key(
         f"{raw_snapshot_prefix(source, dataset, partition)}"
         f"{dataset}_{moment.strftime(STAMP_FORMAT)}_{run}.json"
     )
+
+
+#: Beside a raw snapshot of pages: where each page lies in it and its digest (JSON).
+PAGE_INDEX_SUFFIX = ".pages"
+
+
+def page_index_key(snapshot_key: str) -> str:
+    """``{snapshot}.pages``: the page index of a raw snapshot (not a snapshot itself)."""
+    return f"{snapshot_key}{PAGE_INDEX_SUFFIX}"
 
 
 def ingested_at(key: str) -> datetime | None:

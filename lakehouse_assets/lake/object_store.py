@@ -7,12 +7,18 @@ Both implementations give the guarantees the lake relies on:
   killed mid-write leaves its temp file only in ``_staging/``, which no table prefix contains
   and no Parquet reader (pandas, DuckDB globs, Athena) lists; ``reap_staging`` removes it;
 - ``put_file(create_only=True)`` never overwrites (local: ``os.link``; S3: ``If-None-Match: *``);
-- ``list`` yields every object under a prefix in key order, however many there are.
+- ``list`` yields every object under a prefix in key order, however many there are;
+- ``copy`` duplicates an object inside a bucket without passing its bytes through this process
+  (local: a hard link; S3: a server-side copy), so history can move a table for free;
+- ``open_read`` gives a seekable reader that fetches only what is read (S3: ranged GETs), so a
+  Parquet footer is read without the whole object.
 """
 
 from __future__ import annotations
 
 import builtins
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -22,12 +28,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 from lakehouse_assets.lake.layout import STAGING_ROOT
 
 TEMP_PREFIX = ".tmp-"
 #: A temp file older than this whose writer cannot be told alive is left over from a crash.
 STALE_STAGING_SECONDS = 6 * 3600
+MIB = 1024 * 1024
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(MIB), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -86,12 +102,44 @@ class ObjectStore(ABC):
             self.download(bucket, key, path)
             yield path
 
+    def copy(self, bucket: str, source_key: str, key: str) -> ObjectInfo:
+        """Publish a copy of ``bucket/source_key`` as ``bucket/key`` atomically (server-side in
+        both stores; this fallback passes the bytes through a local file)."""
+        with self.local_copy(bucket, source_key) as path:
+            return self.put_file(bucket, key, path)
+
+    @contextmanager
+    def open_read(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+        """A seekable binary reader of the object (the base class downloads it whole)."""
+        with self.local_copy(bucket, key) as path, open(path, "rb") as handle:
+            yield handle
+
+    def sha256(self, bucket: str, key: str) -> str:
+        """The SHA-256 of the object's bytes (hex)."""
+        with self.local_copy(bucket, key) as path:
+            return file_sha256(path)
+
+    def put_json(self, bucket: str, key: str, value: Any) -> ObjectInfo:
+        """Publish a small JSON document atomically."""
+        with tempfile.TemporaryDirectory(prefix="lakehouse-") as directory:
+            path = Path(directory) / "object.json"
+            path.write_text(json.dumps(value, indent=1, sort_keys=True), encoding="utf-8")
+            return self.put_file(bucket, key, path)
+
+    def read_json(self, bucket: str, key: str) -> Any:
+        with self.open_read(bucket, key) as handle:
+            return json.loads(handle.read())
+
     def info(self, bucket: str, key: str) -> ObjectInfo | None:
         """The object at exactly ``key``, or None when there is none."""
         return next((o for o in self.list(bucket, key) if o.key == key), None)
 
     def exists(self, bucket: str, key: str) -> bool:
         return self.info(bucket, key) is not None
+
+    def listed(self, bucket: str, key: str) -> ObjectInfo | None:
+        """The object at exactly ``key`` as a listing shows it (its size as stored)."""
+        return next((o for o in self.list(bucket, key) if o.key == key), None)
 
 
 class LocalObjectStore(ObjectStore):
@@ -127,9 +175,39 @@ class LocalObjectStore(ObjectStore):
             temp.unlink(missing_ok=True)
         return self._info(bucket, key, target)
 
+    def copy(self, bucket: str, source_key: str, key: str) -> ObjectInfo:
+        source = self._path(bucket, source_key)
+        target = self._path(bucket, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.root / bucket / STAGING_ROOT
+        staging.mkdir(parents=True, exist_ok=True)
+        temp = staging / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+        try:
+            try:
+                # A second name for the same bytes: a later replace of either name gives that
+                # name a new file, so the copy stays as it was (and costs no disk).
+                os.link(source, temp)
+            except OSError:
+                shutil.copyfile(source, temp)
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
+        return self._info(bucket, key, target)
+
+    @contextmanager
+    def open_read(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+        with open(self._path(bucket, key), "rb") as handle:
+            yield handle
+
+    def sha256(self, bucket: str, key: str) -> str:
+        return file_sha256(self._path(bucket, key))
+
     def info(self, bucket: str, key: str) -> ObjectInfo | None:
         path = self._path(bucket, key)
         return self._info(bucket, key, path) if path.is_file() else None
+
+    def listed(self, bucket: str, key: str) -> ObjectInfo | None:
+        return self.info(bucket, key)
 
     def download(self, bucket: str, key: str, path: Path) -> None:
         shutil.copyfile(self._path(bucket, key), path)

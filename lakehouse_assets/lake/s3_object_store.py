@@ -8,40 +8,42 @@
 - Encryption: SSE-S3 (``AES256``) or SSE-KMS with a key id, sent with EVERY write, so no object
   depends on the bucket's default encryption being configured.
 - Listing: ``ListObjectsV2`` pages, which S3 returns in key (UTF-8 binary) order.
+- Copy: server-side (``CopyObject``, or a multipart ``UploadPartCopy`` past 5 GiB), keeping the
+  SHA-256 metadata and encrypting the copy; no byte passes through this process.
+- Reads of part of an object (a Parquet footer) are ranged GETs of just that part.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
 
 from lakehouse_assets.lake.object_store import (
+    MIB,
     ObjectExistsError,
     ObjectInfo,
     ObjectStore,
+    file_sha256,
     validate_key,
 )
+
+__all__ = ["MIB", "S3ObjectStore", "S3RangeReader", "file_sha256"]
 
 SHA256_METADATA = "sha256"  # stored as x-amz-meta-sha256
 SSE_S3 = "AES256"
 SSE_KMS = "aws:kms"
-MIB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 64 * MIB
 DEFAULT_PART_SIZE = 16 * MIB  # S3 parts are 5 MiB..5 GiB (the last may be smaller)
 MIN_PART_SIZE = 5 * MIB
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(MIB), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+#: The largest object one CopyObject copies; bigger ones are copied in parts.
+MAX_SINGLE_COPY = 5 * 1024 * MIB
+#: What opening an object for reading fetches from its end (a Parquet footer, typically).
+TAIL_BYTES = 64 * 1024
 
 
 def _error_code(exc: ClientError) -> str:
@@ -64,6 +66,7 @@ class S3ObjectStore(ObjectStore):
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         part_size: int = DEFAULT_PART_SIZE,
         list_page_size: int = 1000,
+        copy_threshold: int = MAX_SINGLE_COPY,
     ):
         if sse_algorithm not in (SSE_S3, SSE_KMS):
             raise ValueError(f"sse_algorithm must be {SSE_S3!r} or {SSE_KMS!r}")
@@ -77,6 +80,7 @@ class S3ObjectStore(ObjectStore):
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
         self.list_page_size = list_page_size
+        self.copy_threshold = min(copy_threshold, MAX_SINGLE_COPY)
 
     def encryption_args(self) -> dict[str, str]:
         """The SSE arguments sent with every PUT and multipart upload."""
@@ -196,8 +200,140 @@ class S3ObjectStore(ObjectStore):
                 return None
             raise
 
+    def copy(self, bucket: str, source_key: str, key: str) -> ObjectInfo:
+        validate_key(key)
+        head = self.client.head_object(Bucket=bucket, Key=validate_key(source_key))
+        size = int(head["ContentLength"])
+        source = {"Bucket": bucket, "Key": source_key}
+        if size < self.copy_threshold:
+            self.client.copy_object(
+                Bucket=bucket,
+                Key=key,
+                CopySource=source,
+                MetadataDirective="COPY",
+                **self.encryption_args(),
+            )
+        else:
+            self._multipart_copy(bucket, key, source, size, head.get("Metadata", {}))
+        return self.head(bucket, key)
+
+    def _multipart_copy(
+        self, bucket: str, key: str, source: dict[str, str], size: int, metadata: dict[str, str]
+    ) -> None:
+        upload_id = self.client.create_multipart_upload(
+            Bucket=bucket, Key=key, Metadata=metadata, **self.encryption_args()
+        )["UploadId"]
+        try:
+            parts = []
+            for number, start in enumerate(range(0, size, self.part_size), 1):
+                end = min(size, start + self.part_size) - 1
+                result = self.client.upload_part_copy(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={start}-{end}",
+                )
+                parts.append({"ETag": result["CopyPartResult"]["ETag"], "PartNumber": number})
+            self.client.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            with contextlib.suppress(ClientError):
+                self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
+
+    @contextlib.contextmanager
+    def open_read(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+        """Opening fetches the object's last bytes (where a Parquet footer is) in one GET, and
+        learns its size from that response."""
+        try:
+            response = self.client.get_object(
+                Bucket=bucket, Key=validate_key(key), Range=f"bytes=-{TAIL_BYTES}"
+            )
+        except ClientError as exc:
+            if _status(exc) != 416:  # an empty object has no range to read
+                raise
+            tail, size = b"", 0
+        else:
+            body = response["Body"]
+            try:
+                tail = body.read()
+            finally:
+                body.close()
+            content_range = str(response.get("ContentRange") or "")
+            size = int(content_range.rsplit("/", 1)[1]) if "/" in content_range else len(tail)
+        reader = S3RangeReader(self.client, bucket, key, size, tail=tail)
+        try:
+            yield reader  # type: ignore[misc]  # a RawIOBase is a binary reader
+        finally:
+            reader.close()
+
+    def sha256(self, bucket: str, key: str) -> str:
+        """From the object's metadata (every write here records it), else by reading it."""
+        return self._stored_sha256(bucket, key) or super().sha256(bucket, key)
+
     def delete(self, bucket: str, key: str) -> None:
         self.client.delete_object(Bucket=bucket, Key=validate_key(key))
 
     def uri(self, bucket: str, key: str) -> str:
         return f"s3://{bucket}/{key}"
+
+
+class S3RangeReader(io.RawIOBase):
+    """A seekable reader of one S3 object: reads within the already fetched ``tail`` (the
+    object's last bytes) come from memory, any other is one ranged GET of just the bytes asked
+    for (``requests`` and ``bytes_fetched`` count them, the tail included)."""
+
+    def __init__(self, client: Any, bucket: str, key: str, size: int, tail: bytes = b""):
+        super().__init__()
+        self.client, self.bucket, self.key, self.size = client, bucket, key, size
+        self.tail = tail
+        self.position = 0
+        self.requests = 1 if tail else 0
+        self.bytes_fetched = len(tail)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = self.size if size is None or size < 0 else min(self.size, self.position + size)
+        if end <= self.position:
+            return b""
+        tail_start = self.size - len(self.tail)
+        if self.tail and self.position >= tail_start:
+            cached = self.tail[self.position - tail_start : end - tail_start]
+            self.position += len(cached)
+            return cached
+        response = self.client.get_object(
+            Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{end - 1}"
+        )
+        body = response["Body"]
+        try:
+            data: bytes = body.read()
+        finally:
+            body.close()
+        self.requests += 1
+        self.bytes_fetched += len(data)
+        self.position += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -4,7 +4,8 @@ A step that returns a ``pa.Table`` holds the whole table in memory, and so does 
 one. Big tables go through files instead: a step writes its result as Parquet into a staging
 directory and returns a :class:`StagedTable`, which the IO manager publishes as it is (no
 rewrite); a step whose input is annotated :class:`StoredTable` gets a handle and reads the
-stored Parquet itself (DuckDB scans it in bounded memory, only the columns it needs).
+stored Parquet itself (DuckDB scans it in bounded memory, only the columns it needs). A step that
+finds it would build the table already published returns :class:`CurrentTable` instead.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ class StagedTable:
 
     def discard(self) -> None:
         shutil.rmtree(self.path.parent, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class CurrentTable:
+    """What a step returns when its table would be identical to the one currently published
+    for its asset: the IO manager keeps that table (nothing is written or copied) and records
+    this partition's history entry as a reference to the version holding it."""
 
 
 @contextmanager

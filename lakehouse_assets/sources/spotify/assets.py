@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse_assets.lake.layout import TableAddress
+from lakehouse_assets.lake.snapshots import kept_snapshots
 from lakehouse_assets.medallion.checks import volume_check
 from lakehouse_assets.medallion.layers import build_bronze_asset, fail_if_shrunk, volume_spec
 from lakehouse_assets.medallion.lineage import lineage_metadata
@@ -122,10 +123,9 @@ def kept_weeks(lake: LakeResource, dataset: str, until: str) -> dict[str, pa.Tab
     bucket = lake.bucket("silver")
     address = TableAddress("silver", SPOTIFY.name, dataset)
     weeks: dict[str, pa.Table] = {}
-    for info in store.list(bucket, address.snapshots_prefix):
-        week = info.key[len(address.snapshots_prefix) :].split("/", 1)[0]
+    for week, key in kept_snapshots(store, bucket, address).items():
         if week <= until:
-            with store.local_copy(bucket, info.key) as path:
+            with store.local_copy(bucket, key) as path:
                 weeks[week] = pq.read_table(path)
     return weeks
 
