@@ -11,7 +11,6 @@ from lakehouse_assets.dagster_home import dagster_home
 
 DEFAULT_JOB = "wordpress_api_job"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-IN_PROCESS = {**QUIET_LOGS, "execution": {"config": {"in_process": {}}}}
 
 
 class UsageError(ValueError):
@@ -29,7 +28,7 @@ def _load_definitions() -> Any:
     return defs
 
 
-def execute(planned: list[Any], *, accept_shrink: bool = False) -> int:
+def execute(planned: list[Any], *, accept_shrink: bool = False, full_refresh: bool = False) -> int:
     """Run each planned run in-process, print its summary; returns how many failed."""
     dagster_home()
     import dagster as dg
@@ -53,12 +52,14 @@ def execute(planned: list[Any], *, accept_shrink: bool = False) -> int:
                 tags["dagster/partition"] = run.partition
             if accept_shrink:
                 tags[settings.ACCEPT_SHRINK_TAG] = "true"
+            if full_refresh:
+                tags[settings.FULL_REFRESH_TAG] = "true"
             if len(planned) > 1 and sys.stderr.isatty():
                 print(f"[{position}/{len(planned)}] {run.label or run.job_name}", file=sys.stderr)
             started = time.monotonic()
             start_run()
             result = dg.execute_job(
-                job, instance=instance, raise_on_error=False, run_config=IN_PROCESS, tags=tags
+                job, instance=instance, raise_on_error=False, run_config=QUIET_LOGS, tags=tags
             )
             summary = summarize(result, instance)
             summary.usage = finish_run(instance, result.run_id)
@@ -69,12 +70,17 @@ def execute(planned: list[Any], *, accept_shrink: bool = False) -> int:
     return failed
 
 
-def run_partitions(job_name: str, partitions: list[str | None], accept_shrink: bool = False) -> int:
+def run_partitions(
+    job_name: str,
+    partitions: list[str | None],
+    accept_shrink: bool = False,
+    full_refresh: bool = False,
+) -> int:
     """Run ``job_name`` once per partition in-process and print a summary of each."""
     from lakehouse_assets.run_sources import PlannedRun
 
     planned = [PlannedRun(job_name, p, label=f"{job_name} {p or ''}") for p in partitions]
-    failed = execute(planned, accept_shrink=accept_shrink)
+    failed = execute(planned, accept_shrink=accept_shrink, full_refresh=full_refresh)
     _print_ui_hint()
     return 1 if failed else 0
 
@@ -85,7 +91,9 @@ def _print_ui_hint() -> None:
     print(ui_hint(dagster_home()))
 
 
-def run_job(job_name: str, partition: str | None, accept_shrink: bool = False) -> int:
+def run_job(
+    job_name: str, partition: str | None, accept_shrink: bool = False, full_refresh: bool = False
+) -> int:
     defs = _load_definitions()
     names = sorted(job.name for job in defs.jobs or [])
     if job_name not in names:
@@ -98,11 +106,14 @@ def run_job(job_name: str, partition: str | None, accept_shrink: bool = False) -
         if key not in partitions.get_partition_keys(dynamic_partitions_store=None):
             raise UsageError(f"{job_name}: {key!r} is not one of its partitions")
         partition = key
-    return run_partitions(job_name, [partition], accept_shrink)
+    return run_partitions(job_name, [partition], accept_shrink, full_refresh)
 
 
 def run_sources(
-    sources: list[str] | None, partition: str | None, accept_shrink: bool = False
+    sources: list[str] | None,
+    partition: str | None,
+    accept_shrink: bool = False,
+    full_refresh: bool = False,
 ) -> int:
     """Each source's runs now (every source when none is named); exit 0 only if all succeed."""
     home = dagster_home()
@@ -159,12 +170,18 @@ def run_sources(
                         print(f"{source}: {len(planned)} run(s) for what has landed")
                     else:
                         print(f"{source}: nothing new has landed")
-                    landing_failed = execute(planned, accept_shrink=accept_shrink)
+                    landing_failed = execute(
+                        planned, accept_shrink=accept_shrink, full_refresh=full_refresh
+                    )
                     failed += landing_failed
                     if refresh is not None and (planned or _needs_refresh(defs, source, refresh)):
-                        failed += execute([refresh], accept_shrink=accept_shrink)
+                        failed += execute(
+                            [refresh], accept_shrink=accept_shrink, full_refresh=full_refresh
+                        )
                 else:
-                    failed += execute(planned, accept_shrink=accept_shrink)
+                    failed += execute(
+                        planned, accept_shrink=accept_shrink, full_refresh=full_refresh
+                    )
         except SourceBusyError as exc:
             print(str(exc), file=sys.stderr)
             failed += 1
@@ -336,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="let tables be replaced by far smaller ones (the source really shrank)",
     )
+    run_parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every table from its raw snapshot (no table kept, no pages skipped)",
+    )
     fill = commands.add_parser(
         "backfill", help="rebuild a range of past days from kept raw snapshots, one run per day"
     )
@@ -370,8 +392,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         if args.job:
-            return run_job(args.job, args.partition, args.accept_shrink)
-        return run_sources(args.source, args.partition, args.accept_shrink)
+            return run_job(args.job, args.partition, args.accept_shrink, args.full_refresh)
+        return run_sources(args.source, args.partition, args.accept_shrink, args.full_refresh)
     if args.command == "backfill":
         return backfill(args.job, args.start, args.end)
     if args.command == "bootstrap":

@@ -211,3 +211,20 @@ def file_metadata(
             preview_markdown(file_head(parquet), excluded=preview_excluded)
         ),
     }
+
+
+def integers_with_nulls(path: Path) -> list[str]:
+    """Integer (and boolean) columns of a Parquet file that hold nulls somewhere."""
+    return _integers_with_nulls(pq.read_schema(path), _file_null_counts(path))
+
+
+def marked_nullable(schema: pa.Schema) -> set[str]:
+    """Columns whose pandas metadata makes them read as a pandas nullable dtype."""
+    raw = (schema.metadata or {}).get(b"pandas")
+    if not raw:
+        return set()
+    return {
+        c.get("field_name")
+        for c in json.loads(raw).get("columns", [])
+        if str(c.get("numpy_type", "")).startswith(("Int", "UInt", "boolean"))
+    }

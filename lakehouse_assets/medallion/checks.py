@@ -190,8 +190,10 @@ def current_rows(lake: LakeResource, address: TableAddress, partition: str | Non
     bucket = lake.bucket(address.layer)
     current = address.table_key()
     if partition is not None:
-        newest = max((o.key for o in store.list(bucket, address.snapshots_prefix)), default=None)
-        if newest is not None and address.snapshot_key(partition) < newest:
+        history = address.snapshots_prefix
+        kept = (o.key[len(history) :].split("/", 1)[0] for o in store.list(bucket, history))
+        newest = max(kept, default=None)
+        if newest is not None and partition < newest:
             return None
     if store.info(bucket, current) is None:
         return None

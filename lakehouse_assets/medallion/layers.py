@@ -5,9 +5,12 @@ the one engine, removes duplicates and publishes only when its blocking checks p
 the volume: a table far smaller than the current one is not published (see ``checks``).
 Both compare the ingestion's schema with the contract and the last accepted one (``drift``):
 bronze reports the change (``schema_change``, the WARN check ``schema_drift``); silver blocks a
-breaking one, quarantines its raw snapshot and alerts once.
+breaking one, quarantines its raw snapshot and alerts once. Both keep their current table
+instead of rebuilding it when their input is the one it was built from (``reuse``).
 """
 
+import dataclasses
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +19,14 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from lakehouse_assets.errors import DataContractError, SourceError
-from lakehouse_assets.lake.layout import ingested_at
+from lakehouse_assets.lake import parquet as parquet_module
+from lakehouse_assets.lake.layout import TableAddress, ingested_at
 from lakehouse_assets.lake.parquet import write_parquet
 from lakehouse_assets.lake.table_files import StoredTable, staged_table
+from lakehouse_assets.medallion import bronze as bronze_module
+from lakehouse_assets.medallion import engine as engine_module
+from lakehouse_assets.medallion import silver as silver_module
+from lakehouse_assets.medallion import text_rules as text_rules_module
 from lakehouse_assets.medallion.bronze import bronze_table, write_bronze_file
 from lakehouse_assets.medallion.checks import (
     SILVER_CHECKS,
@@ -33,7 +41,9 @@ from lakehouse_assets.medallion.checks import (
 from lakehouse_assets.medallion.datasets import DatasetSchema
 from lakehouse_assets.medallion.drift import (
     BRONZE_SCHEMA,
+    DRIFT_CHECK,
     SCHEMA_CHANGE,
+    AcceptedSchema,
     accepted_metadata,
     blocked_observation,
     breaking,
@@ -46,8 +56,25 @@ from lakehouse_assets.medallion.drift import (
     quarantine_drifted_snapshot,
     with_drift_metadata,
 )
+from lakehouse_assets.medallion.incremental import (
+    INCREMENTAL,
+    SILVER_REPORT,
+    report_of,
+    splice_bronze,
+    splice_silver,
+)
 from lakehouse_assets.medallion.partitions import SNAPSHOT_METADATA
 from lakehouse_assets.medallion.raw import snapshot_for_step
+from lakehouse_assets.medallion.reuse import (
+    INPUT_FINGERPRINT,
+    code_version,
+    current_base,
+    fingerprint,
+    kept_current_table,
+    raw_fingerprint,
+    schema_signature,
+    upstream_values,
+)
 from lakehouse_assets.medallion.silver import write_silver_file
 from lakehouse_assets.medallion.source import Source
 from lakehouse_assets.resources.lake import LakeResource
@@ -80,6 +107,10 @@ def build_bronze_asset(
     """Bronze from the raw snapshot the raw step of the same partition kept: a JSON array of
     rows, streamed; or, with ``rows_of_snapshot``, the rows that rule makes of it."""
     key = source.key("bronze", schema.name)
+    modules = [bronze_module, engine_module, parquet_module]
+    if rows_of_snapshot is not None:
+        modules.append(sys.modules[rows_of_snapshot.__module__])
+    code = code_version(*modules)
 
     @dg.asset(
         key=key,
@@ -95,13 +126,48 @@ def build_bronze_asset(
         store = lake.object_store()
         bucket = lake.bucket("raw")
         snapshot = snapshot_for_step(context, lake, source.name, schema.name)
+        raw_sha = raw_fingerprint(context, lake, source.key("raw", schema.name), snapshot)
+        built_from = fingerprint("bronze", raw_sha, schema_signature(schema), code)
+        base = current_base(context, lake, key)
+        if base is not None and base.fingerprint == built_from:
+            # The schema drift check still compares the kept table with the accepted schema.
+            address = TableAddress.from_asset_key(key)
+            with store.open_read(lake.bucket("bronze"), address.table_key()) as handle:
+                kept_columns = columns_of(pq.read_schema(handle))
+            change = compare(kept_columns, _drift_baseline(context, key, source, schema), schema)
+            yield from kept_current_table(
+                context,
+                key,
+                base,
+                built_from,
+                checks={DRIFT_CHECK: drift_check_result(key, change)},
+                metadata={SCHEMA_CHANGE: change.metadata()},
+            )
+            return
         moment = ingested_at(snapshot.key)
         if moment is None:
             raise SourceError(
                 source.name, schema.name, f"raw snapshot key {snapshot.key} has no timestamp"
             )
+        base_snapshot = None if base is None else base.values.get("raw_snapshot")
+        spliced = None
         with store.local_copy(bucket, snapshot.key) as path, staged_table() as staged:
-            if rows_of_snapshot is None:
+            if rows_of_snapshot is None and isinstance(base_snapshot, str):
+                table = lake.bucket("bronze"), TableAddress.from_asset_key(key).table_key()
+                with store.local_copy(*table) as current_path:
+                    spliced = splice_bronze(
+                        lake,
+                        source.name,
+                        schema.name,
+                        base_snapshot,
+                        current_path,
+                        snapshot.key,
+                        path,
+                        staged.path,
+                    )
+            if spliced is not None:
+                rows = spliced.rows
+            elif rows_of_snapshot is None:
                 rows = write_bronze_file(
                     path, staged.path, moment, snapshot.key, source.name, schema.name
                 )
@@ -116,11 +182,7 @@ def build_bronze_asset(
         fail_if_shrunk(volume, "bronze", source.name, schema.name)
         columns = columns_of(pq.read_schema(staged.path))
         extra = [c for c in columns if c not in schema.column_names]
-        silver_key = source.key("silver", schema.name)
-        baseline = last_accepted(context.instance, silver_key, BRONZE_SCHEMA) or last_accepted(
-            context.instance, key, None, exclude_run_id=context.run.run_id
-        )
-        change = compare(columns, baseline, schema)
+        change = compare(columns, _drift_baseline(context, key, source, schema), schema)
         if change.changed:
             context.log.warning(f"bronze {source.name}/{schema.name}: {change.describe()}")
         yield dg.Output(
@@ -129,11 +191,27 @@ def build_bronze_asset(
                 "raw_snapshot": snapshot.key,
                 "extra_columns": extra,
                 SCHEMA_CHANGE: change.metadata(),
+                INPUT_FINGERPRINT: built_from,
+                **(
+                    {}
+                    if spliced is None or base is None
+                    else {INCREMENTAL: {**spliced.metadata(), "base_fingerprint": base.fingerprint}}
+                ),
             },
         )
         yield drift_check_result(key, change)
 
     return bronze_layer
+
+
+def _drift_baseline(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, source: Source, schema: DatasetSchema
+) -> AcceptedSchema | None:
+    """What bronze's schema is compared with: silver's last accepted one, else bronze's."""
+    silver_key = source.key("silver", schema.name)
+    return last_accepted(context.instance, silver_key, BRONZE_SCHEMA) or last_accepted(
+        context.instance, key, None, exclude_run_id=context.run.run_id
+    )
 
 
 def build_silver_asset(
@@ -145,11 +223,13 @@ def build_silver_asset(
 ) -> dg.AssetsDefinition:
     """Silver typed by the engine from bronze, published only when every check passes."""
     key = source.key("silver", schema.name)
+    bronze_key = source.key("bronze", schema.name)
     checks = {**SILVER_CHECKS, VOLUME_CHECK: VOLUME_DESCRIPTION}
+    code = code_version(silver_module, text_rules_module, engine_module, parquet_module)
 
     @dg.asset(
         key=key,
-        ins={"bronze": dg.AssetIn(key=source.key("bronze", schema.name))},
+        ins={"bronze": dg.AssetIn(key=bronze_key)},
         description=description or f"{schema.description} Typed, zero dates nulled, deduplicated.",
         metadata={"preview_excluded": list(schema.preview_excluded), **SNAPSHOT_METADATA},
         partitions_def=partitions,
@@ -161,11 +241,49 @@ def build_silver_asset(
         lake: LakeResource,
         bronze: StoredTable,
     ) -> Iterator[object]:
+        upstream = upstream_values(context, bronze_key)
+        built_from = None
+        base = current_base(context, lake, key)
+        if upstream.get(INPUT_FINGERPRINT) is not None:
+            built_from = fingerprint(
+                "silver", str(upstream[INPUT_FINGERPRINT]), schema_signature(schema), code
+            )
+            if base is not None and base.fingerprint == built_from:
+                yield from kept_current_table(context, key, base, built_from)
+                return
+        bronze_splice = upstream.get(INCREMENTAL)
+        if not (
+            isinstance(bronze_splice, dict)
+            and base is not None
+            and isinstance(base.values.get(SILVER_REPORT), dict)
+            and base.fingerprint
+            == fingerprint(
+                "silver", str(bronze_splice["base_fingerprint"]), schema_signature(schema), code
+            )
+        ):
+            bronze_splice = None
         baseline = last_accepted(context.instance, key, BRONZE_SCHEMA)
+        spliced = None
         with bronze.local_path() as path, staged_table() as staged:
             columns = columns_of(pq.read_schema(path))
             snapshot = bronze_snapshot(path)
-            report = write_silver_file(path, staged.path, schema)
+            if bronze_splice is not None and base is not None:
+                table = lake.bucket("silver"), TableAddress.from_asset_key(key).table_key()
+                with lake.object_store().local_copy(*table) as current_path:
+                    spliced = splice_silver(
+                        lake,
+                        source.name,
+                        schema,
+                        path,
+                        bronze_splice,
+                        current_path,
+                        report_of(base.values[SILVER_REPORT]),  # type: ignore[arg-type]
+                        staged.path,
+                    )
+            if spliced is not None:
+                report, splice_info = spliced
+            else:
+                report = write_silver_file(path, staged.path, schema)
             results = [
                 *silver_check_results(key, schema, report, baseline),
                 volume_check(context, lake, key, report.rows_out),
@@ -198,9 +316,19 @@ def build_silver_asset(
                 )
                 problem = f"{problem}; schema drift: {drift}{where}"
             raise DataContractError("silver", source.name, schema.name, problem)
+        fingerprinted: dict[str, Any] = {}
+        if built_from is not None:
+            fingerprinted[INPUT_FINGERPRINT] = built_from
+        if spliced is not None:
+            fingerprinted[INCREMENTAL] = splice_info.metadata()
         yield dg.Output(
             staged,
-            metadata={**silver_report_metadata(report), **accepted_metadata(snapshot, columns)},
+            metadata={
+                **silver_report_metadata(report),
+                **accepted_metadata(snapshot, columns),
+                **fingerprinted,
+                SILVER_REPORT: dg.MetadataValue.json(dataclasses.asdict(report)),
+            },
         )
 
     return silver_table

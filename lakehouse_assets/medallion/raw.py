@@ -18,7 +18,12 @@ from pathlib import Path
 import dagster as dg
 
 from lakehouse_assets.errors import ConfigurationError, SourceError, step_retry_request
-from lakehouse_assets.lake.layout import RAW_KEY_PATTERN, raw_snapshot_key, raw_snapshot_prefix
+from lakehouse_assets.lake.layout import (
+    RAW_KEY_PATTERN,
+    page_index_key,
+    raw_snapshot_key,
+    raw_snapshot_prefix,
+)
 from lakehouse_assets.lake.object_store import ObjectInfo, ObjectStore
 from lakehouse_assets.lake.staging import staging_prefix
 from lakehouse_assets.medallion.partitions import current_partition
@@ -159,13 +164,30 @@ def retry_as_asked(error: SourceError, policy: dg.RetryPolicy) -> BaseException 
     return None
 
 
+#: Each page's elements in a snapshot file: (start, end, SHA-256 of those bytes).
+PageIndex = tuple[tuple[int, int, str], ...]
+
+
 @dataclass
 class NewSnapshot:
-    """A file to fetch into; once kept, its key and object."""
+    """A file to fetch into; once kept, its key and object. A fetcher of pages sets
+    ``page_index``: it is kept beside the snapshot, for the next ingestion to tell which pages
+    it repeats (:mod:`lakehouse_assets.medallion.incremental`)."""
 
     path: Path
     key: str = ""
     info: ObjectInfo | None = None
+    page_index: PageIndex = ()
+
+
+def read_page_index(lake: LakeResource, snapshot_key: str) -> PageIndex | None:
+    """The page index kept beside a raw snapshot, or None when none was kept."""
+    store = lake.object_store()
+    bucket = lake.bucket("raw")
+    key = page_index_key(snapshot_key)
+    if not store.exists(bucket, key):
+        return None
+    return tuple((int(a), int(b), str(d)) for a, b, d in store.read_json(bucket, key)["pages"])
 
 
 @contextmanager
@@ -193,3 +215,9 @@ def new_snapshot(
         snapshot.key, snapshot.info = keep_snapshot(
             context, lake, source, dataset, snapshot.path, fetched_at
         )
+        if snapshot.page_index:
+            lake.object_store().put_json(
+                lake.bucket("raw"),
+                page_index_key(snapshot.key),
+                {"pages": [list(page) for page in snapshot.page_index]},
+            )

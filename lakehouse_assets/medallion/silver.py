@@ -107,6 +107,36 @@ def write_silver_file(bronze: Path, out: Path, schema: DatasetSchema) -> SilverR
         release_memory()
 
 
+def leading_key_range(bronze: Path, schema: DatasetSchema, rows: int) -> tuple[Any, int]:
+    """(greatest typed key, rows with a null key) among the first ``rows`` rows of a bronze
+    file: only the key column is typed (what an incremental silver needs to know that those
+    rows' silver comes before any later row's)."""
+    import pyarrow.parquet as pq
+
+    from lakehouse_assets.lake.parquet import file_head
+
+    parquet = pq.ParquetFile(bronze)
+    names = list(parquet.schema_arrow.names)
+    constants = _constant_columns(parquet, file_head(parquet, 1))
+    columns = ", ".join(_q(c) for c in names if c not in constants)
+    relation = (
+        f"(SELECT file_row_number AS {ROW}{', ' if columns else ''}{columns} "
+        f"FROM read_parquet({quote_literal(bronze)}, file_row_number=true) "
+        f"WHERE file_row_number < {int(rows)})"
+    )
+    typing = _typing(_Input(relation, names, constants, rows), schema)
+    _, _, null_key = _key_sql(schema)
+    (key,) = schema.key
+    connection = connect()
+    try:
+        greatest, nulls = connection.execute(
+            f"SELECT max({_q(key)}), count_if({null_key}) FROM ({typing.view(relation)})"
+        ).fetchall()[0]
+    finally:
+        connection.close()
+    return greatest, int(nulls or 0)
+
+
 @dataclass
 class _Input:
     relation: str  # SQL relation: ROW plus every bronze column not in ``constants``

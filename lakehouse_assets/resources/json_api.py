@@ -44,6 +44,9 @@ __all__ = [
 VALIDATION_GROUP_BYTES = 64 * 2**20
 
 
+EMPTY_PAGE_DIGEST = hashlib.sha256(b"").hexdigest()
+
+
 @dataclass(frozen=True)
 class JsonArrayDownload:
     path: Path
@@ -52,6 +55,9 @@ class JsonArrayDownload:
     size_bytes: int
     sha256: str
     attempts: int
+    #: Each page's elements in ``path``: (start, end, SHA-256 of those bytes); empty for a
+    #: single-page body written verbatim. Tells the next ingestion which pages it repeats.
+    page_index: tuple[tuple[int, int, str], ...] = ()
 
 
 def parse_json_array(body: bytes, source: str, dataset: str, page: int = 1) -> list[Any]:
@@ -106,6 +112,7 @@ class JsonArrayClient(HttpClient):
             deadline = Deadline.after(self.download_deadline_seconds, self.clock)
         digest = hashlib.sha256()
         pages: list[tuple[int, int]] = []  # each page's elements: (start, end) offsets in dest
+        page_digests: list[str] = []
         fetched = read_ahead(iter_pages(self, source, dataset, url, paging, deadline=deadline))
         with (
             contextlib.closing(cast(Generator[Page], fetched)),
@@ -138,9 +145,11 @@ class JsonArrayClient(HttpClient):
                         start = out.tell()
                         write(inner)
                         pages.append((start, out.tell()))
+                        page_digests.append(hashlib.sha256(inner).hexdigest())
                         groups.add(inner)
                     else:
                         pages.append((out.tell(), out.tell()))
+                        page_digests.append(EMPTY_PAGE_DIGEST)
                 write(b"]")
             del first, second
             out.flush()
@@ -153,7 +162,8 @@ class JsonArrayClient(HttpClient):
                 source, dataset, f"got {rows} rows but the endpoint announced {expected_rows}"
             )
         attempts = self.attempts - attempts_before
-        return JsonArrayDownload(dest, rows, count, size, digest.hexdigest(), attempts)
+        index = tuple((a, b, d) for (a, b), d in zip(pages, page_digests, strict=True))
+        return JsonArrayDownload(dest, rows, count, size, digest.hexdigest(), attempts, index)
 
 
 def _page_elements(page: Page, items_field: str | None) -> bytes:

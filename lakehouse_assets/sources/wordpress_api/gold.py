@@ -11,7 +11,16 @@ from lakehouse_assets.medallion.checks import volume_check
 from lakehouse_assets.medallion.layers import fail_if_shrunk, volume_spec
 from lakehouse_assets.medallion.lineage import ColumnSources, lineage_metadata
 from lakehouse_assets.medallion.partitions import SNAPSHOT_METADATA
+from lakehouse_assets.medallion.reuse import (
+    INPUT_FINGERPRINT,
+    code_version,
+    fingerprint,
+    kept_current_table,
+    reusable,
+    upstream_fingerprint,
+)
 from lakehouse_assets.resources.lake import LakeResource
+from lakehouse_assets.sources.wordpress_api import statistics_postname as gold_module
 from lakehouse_assets.sources.wordpress_api.datasets import SOURCE, WORDPRESS
 from lakehouse_assets.sources.wordpress_api.statistics_postname import (
     GOLD_COLUMNS,
@@ -34,13 +43,12 @@ GOLD_LINEAGE: ColumnSources = {
 
 def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
     key = WORDPRESS.key("gold", GOLD)
+    inputs = {name: WORDPRESS.key("silver", name) for name in ("posts", "statistics_pages")}
+    code = code_version(gold_module)
 
     @dg.asset(
         key=key,
-        ins={
-            "posts": dg.AssetIn(key=WORDPRESS.key("silver", "posts")),
-            "statistics_pages": dg.AssetIn(key=WORDPRESS.key("silver", "statistics_pages")),
-        },
+        ins={name: dg.AssetIn(key=silver) for name, silver in inputs.items()},
         description="Blog posts (post_type 'post') with their daily page-view statistics.",
         metadata={**SNAPSHOT_METADATA, COLUMN_DESCRIPTIONS_METADATA: GOLD_COLUMN_DESCRIPTIONS},
         partitions_def=partitions,
@@ -53,6 +61,14 @@ def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
         posts: StoredTable,
         statistics_pages: StoredTable,
     ) -> Iterator[object]:
+        upstream = [upstream_fingerprint(context, silver) for silver in inputs.values()]
+        built_from = None
+        if None not in upstream:
+            built_from = fingerprint("gold", GOLD, *map(str, upstream), code)
+            current = reusable(context, lake, key, built_from)
+            if current is not None:
+                yield from kept_current_table(context, key, current, built_from)
+                return
         with (
             posts.local_path() as posts_path,
             statistics_pages.local_path() as statistics_path,
@@ -71,6 +87,9 @@ def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
                 staged.discard()
         yield volume
         fail_if_shrunk(volume, "gold", SOURCE, GOLD)
-        yield dg.Output(staged, metadata=lineage_metadata(WORDPRESS, GOLD_LINEAGE))
+        fingerprinted = {} if built_from is None else {INPUT_FINGERPRINT: built_from}
+        yield dg.Output(
+            staged, metadata={**lineage_metadata(WORDPRESS, GOLD_LINEAGE), **fingerprinted}
+        )
 
     return statistics_postname

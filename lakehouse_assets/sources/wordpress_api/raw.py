@@ -72,8 +72,8 @@ def build_raw_asset(
             download = wordpress_api.client().download(
                 SOURCE, schema.name, url, snapshot.path, paging=WORDPRESS_PAGING
             )
+            snapshot.page_index = download.page_index
         key = snapshot.key
-        context.log.info(f"raw {what}: {download.rows} rows in {download.pages} page(s) → {key}")
         store = lake.object_store()
         return dg.MaterializeResult(
             metadata={
