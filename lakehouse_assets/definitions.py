@@ -44,6 +44,10 @@ def build_definitions(
         dg.Definitions(
             sensors=[failure_alerts, freshness_alerts],
             resources={**RESOURCES[selected](), **(overrides or {})},
+            # Every step of a run in the run worker's process: a step in a process of its own
+            # would import the code location again (seconds per step); the steps stream their
+            # tables through files, so one process holds no more than one step's memory.
+            executor=dg.in_process_executor,
         ),
     )
 

@@ -113,3 +113,25 @@ def test_every_dagster_name_the_package_uses_is_exported() -> None:
         for name in re.findall(r"\bdg\.([A-Za-z_]\w*)", path.read_text(encoding="utf-8")):
             used.setdefault(name, str(path.relative_to(PACKAGE)))
     assert {name: where for name, where in used.items() if name not in exported} == {}
+
+
+def test_loading_the_code_location_imports_no_engine_it_does_not_need() -> None:
+    """What a code server, a run worker and ``dagster dev`` pay before any step: Dagster and the
+    definitions, not the libraries only a step or another deployment uses (measured on
+    ``sys.modules`` in a fresh interpreter, not on time)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; import lakehouse_assets.definitions; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    env = {**os.environ, "LAKEHOUSE_ENV": "local"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    not_needed = {"pandas", "sqlalchemy", "pymysql", "boto3", "botocore", "awswrangler", "polars"}
+    assert loaded & not_needed == set()

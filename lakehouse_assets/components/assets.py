@@ -183,8 +183,7 @@ def _raw_asset(
                 )
                 attempts = client.attempts - before
                 metadata["parents"] = len(values)
-        key = snapshot.key
-        context.log.info(f"raw {what}: {rows} rows in {pages} page(s) → {key}")
+        key = snapshot.key  # rows, pages and key go in the metadata, not a log line (an event)
         store = lake.object_store()
         return dg.MaterializeResult(
             metadata={

@@ -17,9 +17,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import sqlalchemy as sa
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lakehouse_assets.errors import ConfigurationError
@@ -38,6 +37,9 @@ from lakehouse_assets.sources.transactions.lookups import (
     lookup_error,
     parse_last_seen,
 )
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the lookups that run, not by the code location
+    import sqlalchemy as sa
 
 MYSQL_ENGINES = frozenset({"mysql", "mariadb", "aurora-mysql", "aurora"})
 SECRET_FIELDS = ("host", "username", "dbname")
@@ -59,6 +61,8 @@ def mysql_url(secret: Mapping[str, Any], secret_id: str) -> sa.URL:
     engine = str(secret.get("engine") or "mysql").lower()
     if engine not in MYSQL_ENGINES:
         raise ConfigurationError(f"secret {secret_id} names engine {engine}, not MySQL")
+    import sqlalchemy as sa
+
     try:
         port = int(secret.get("port") or 3306)
     except (TypeError, ValueError):
@@ -86,6 +90,8 @@ class MySqlStoresLookup(StoresLookup):
 
     @contextmanager
     def engine(self, secret_id: str) -> Iterator[sa.Engine]:
+        import sqlalchemy as sa
+
         url = mysql_url(self.secrets.get_json(secret_id), secret_id)
         engine = sa.create_engine(
             url,

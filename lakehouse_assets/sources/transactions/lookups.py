@@ -23,14 +23,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from lakehouse_assets.errors import SourceError
 from lakehouse_assets.sources.transactions.times import any_utc
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the lookups that run, not by the code location
+    import sqlalchemy as sa
 
 SOURCE = "transactions"
 DATASET = "enriched"
@@ -85,6 +87,8 @@ def read_stores(
     chunk_size: int = 1000,
 ) -> StoreTable:
     """Every column of the rows whose key is in ``store_ids``: one ``IN`` query per chunk."""
+    import sqlalchemy as sa
+
     quote = connection.dialect.identifier_preparer.quote_identifier
     qualified = ".".join(quote(part) for part in table.split("."))
     statement = sa.text(f"SELECT * FROM {qualified} WHERE {quote(key_column)} IN :ids").bindparams(
@@ -130,6 +134,8 @@ class StoresLookup(dg.ConfigurableResource, ABC):
 
     def stores(self, store_ids: Iterable[object], *, secret_id: str) -> StoreTable:
         """The rows of the batch's ``store_ids`` (missing ones simply absent)."""
+        import sqlalchemy as sa
+
         ids = distinct_ids(store_ids)
         if not ids:
             return StoreTable((), {}, 0)
@@ -184,6 +190,8 @@ class SampleStoresLookup(StoresLookup):
 
     @contextmanager
     def engine(self, secret_id: str) -> Iterator[sa.Engine]:
+        import sqlalchemy as sa
+
         if self._engine is None:
             script = self.script().read_text(encoding="utf-8")
             engine = sa.create_engine(
