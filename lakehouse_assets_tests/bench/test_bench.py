@@ -83,8 +83,13 @@ def test_bench_smoke_reports_every_asset_and_the_same_gold_three_ways(
     assert report["gold"]["rows"] > 0
     assert report["gold"]["equals_floor"] is True
     assert report["gold"]["equals_original"] is True
+    assert list(report["incremental"]["assets"]) == ASSETS
+    storage = report["storage_per_day"]
+    assert storage["raw_bytes"] > storage["derived_bytes"] > 0
+    assert storage["total_bytes"] == storage["raw_bytes"] + storage["derived_bytes"]
     assert set(report["targets"]) == {
         "ours_over_floor",
+        "floor_is_a_floor",
         "original_over_ours",
         "peak_rss",
         "incremental_over_full",
@@ -92,4 +97,5 @@ def test_bench_smoke_reports_every_asset_and_the_same_gold_three_ways(
     }
     out = capsys.readouterr().out
     assert "gold/wordpress_api/statistics_postname" in out and "ratios:" in out
+    assert "incremental steps: " in out and "storage per day: raw " in out
     assert list(tmp_path.iterdir()) == [report_path]  # temporary lakes removed
