@@ -92,7 +92,11 @@ def splice_bronze(
 
     old_index = read_page_index(lake, base_snapshot)
     new_index = read_page_index(lake, snapshot_key)
-    if not old_index or not new_index:
+    if (
+        not old_index
+        or not new_index
+        or not lake.object_store().exists(lake.bucket("raw"), base_snapshot)
+    ):
         return None
     first = first_changed_page(old_index, new_index)
     if first == 0:
@@ -229,7 +233,11 @@ def splice_silver(
         return None
     old_moment = ingested_at(base_snapshot)
     old_index = read_page_index(lake, base_snapshot)
-    if old_moment is None or old_index is None:
+    if (
+        old_moment is None
+        or old_index is None
+        or not lake.object_store().exists(lake.bucket("raw"), base_snapshot)
+    ):
         return None
     key = schema.key[0]
     with tempfile.TemporaryDirectory(prefix=staging_prefix()) as directory:

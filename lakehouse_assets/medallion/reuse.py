@@ -178,8 +178,12 @@ def current_base(
     if current is None or context.partition_key < current.partition:
         return None
     address = TableAddress.from_asset_key(key)
-    if not lake.object_store().exists(lake.bucket(address.layer), address.table_key()):
+    table = lake.object_store().listed(lake.bucket(address.layer), address.table_key())
+    if table is None:
         return None
+    recorded = current.values.get("size_bytes")
+    if isinstance(recorded, int) and recorded != table.size:
+        return None  # the table is not the one that build published (a run killed in between)
     return current
 
 

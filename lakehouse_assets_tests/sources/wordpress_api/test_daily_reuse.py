@@ -273,3 +273,23 @@ def test_lakehouse_run_full_refresh_rebuilds_what_a_daily_run_keeps(
     assert REUSED_FROM not in newest_first[2]
     full = runs[records[0].run_id]
     assert full is not None and full.tags[settings.FULL_REFRESH_TAG] == "true"
+
+
+def test_a_current_table_its_build_did_not_publish_is_rebuilt_not_kept(
+    local_lake: LocalLake, fixture_site: FixtureSite
+) -> None:
+    """A run killed between publishing a table and recording it leaves a table no recorded
+    build describes: it is never kept or built upon."""
+    tables = history(fixture_site)[0]
+    instance = dg.DagsterInstance.ephemeral()
+    keep_snapshots(local_lake.root, DAYS[1], tables)
+    assert run_wordpress_job(instance, partition=DAYS[1]).success
+    current = local_lake.table_dir("bronze", "terms") / "data.parquet"
+    stray = pd.read_parquet(current).head(2)  # what the killed run published
+    stray.to_parquet(current, index=False)
+    keep_snapshots(local_lake.root, DAYS[2], tables)
+    result = run_wordpress_job(instance, partition=DAYS[2])
+    assert result.success, step_errors(result)
+    assert ("bronze", "terms") not in reused(result)
+    assert ("bronze", "posts") in reused(result)
+    assert len(pd.read_parquet(current)) == len(tables["terms"])
