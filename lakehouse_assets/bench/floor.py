@@ -34,6 +34,7 @@ from lakehouse_assets.medallion.engine import (
     quote_identifier,
     quote_literal,
 )
+from lakehouse_assets.sources.wordpress_api.statistics_postname import GOLD_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
@@ -187,15 +188,9 @@ FROM read_parquet({statistics}) s
 WHERE s.id IN (SELECT "ID" FROM read_parquet({posts}) WHERE post_type = 'post')
 ORDER BY post_ID ASC NULLS LAST, statistics_date ASC NULLS LAST, statistics_id ASC NULLS LAST
 """
-POST_COLUMNS = (
-    "post_title",
-    "post_status",
-    "post_parent",
-    "post_type",
-    "post_date",
-    "post_date_year",
-    "post_date_month",
-    "post_date_day",
+#: The posts columns gold carries besides the id, from the contract's one list.
+POST_COLUMNS = tuple(
+    name for name, (table, _) in GOLD_COLUMNS.items() if table == "posts" and name != "post_ID"
 )
 
 

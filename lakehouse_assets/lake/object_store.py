@@ -152,14 +152,18 @@ class LocalObjectStore(ObjectStore):
         validate_key(bucket)
         return self.root / bucket / validate_key(key)
 
+    def _temp_path(self, bucket: str) -> Path:
+        """A new temp file's name in the bucket's ``_staging/``, named after this process."""
+        staging = self.root / bucket / STAGING_ROOT
+        staging.mkdir(parents=True, exist_ok=True)
+        return staging / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+
     def put_file(
         self, bucket: str, key: str, path: Path, *, create_only: bool = False
     ) -> ObjectInfo:
         target = self._path(bucket, key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.root / bucket / STAGING_ROOT
-        staging.mkdir(parents=True, exist_ok=True)
-        temp = staging / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+        temp = self._temp_path(bucket)
         try:
             shutil.copyfile(path, temp)
             with open(temp, "rb") as handle:
@@ -179,9 +183,7 @@ class LocalObjectStore(ObjectStore):
         source = self._path(bucket, source_key)
         target = self._path(bucket, key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.root / bucket / STAGING_ROOT
-        staging.mkdir(parents=True, exist_ok=True)
-        temp = staging / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+        temp = self._temp_path(bucket)
         try:
             try:
                 # A second name for the same bytes: a later replace of either name gives that

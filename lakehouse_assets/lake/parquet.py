@@ -110,15 +110,7 @@ def mark_nullable_integers(path: Path) -> None:
     parquet = pq.ParquetFile(path)
     schema = parquet.schema_arrow
     columns = _integers_with_nulls(schema, _file_null_counts(path))
-    raw = (schema.metadata or {}).get(b"pandas")
-    marked_already = set()
-    if raw:
-        marked_already = {
-            c.get("field_name")
-            for c in json.loads(raw).get("columns", [])
-            if str(c.get("numpy_type", "")).startswith(("Int", "UInt"))
-        }
-    if not set(columns) - marked_already:
+    if not set(columns) - marked_nullable(schema):
         return
     target = with_nullable_integers(schema, columns)
     temporary = path.with_name(f"{path.name}.marked")

@@ -190,8 +190,8 @@ def current_rows(lake: LakeResource, address: TableAddress, partition: str | Non
     bucket = lake.bucket(address.layer)
     current = address.table_key()
     if partition is not None:
-        history = address.snapshots_prefix
-        kept = (o.key[len(history) :].split("/", 1)[0] for o in store.list(bucket, history))
+        listed = store.list(bucket, address.snapshots_prefix)
+        kept = (parsed[0] for o in listed if (parsed := address.parse_snapshot_key(o.key)))
         newest = max(kept, default=None)
         if newest is not None and partition < newest:
             return None

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lakehouse_assets.lake.layout import ingested_at
 from lakehouse_assets.lake.parquet_splice import ParquetSpliceError, RowGroups, splice
@@ -76,6 +77,29 @@ def _tail(data: bytes) -> bytes:
     return b"[" + body + b"]"
 
 
+def _bronze_of_tail(
+    handle: BinaryIO,
+    offset: int,
+    stem: Path,
+    moment: datetime,
+    snapshot_key: str,
+    source: str,
+    dataset: str,
+) -> int:
+    """The snapshot's rows from the page starting at ``offset`` as bronze, into
+    ``{stem}.parquet`` (via ``{stem}.json``); returns their count."""
+    handle.seek(offset)
+    stem.with_suffix(".json").write_bytes(_tail(handle.read()))
+    return write_bronze_file(
+        stem.with_suffix(".json"),
+        stem.with_suffix(".parquet"),
+        moment,
+        snapshot_key,
+        source,
+        dataset,
+    )
+
+
 def splice_bronze(
     lake: LakeResource,
     source: str,
@@ -111,11 +135,15 @@ def splice_bronze(
         replaced = 0
         if first < len(old_index):  # the old snapshot's rows from the first changed page on
             with store.open_read(lake.bucket("raw"), base_snapshot) as handle:
-                handle.seek(old_index[first][0])
-                (work / "old.json").write_bytes(_tail(handle.read()))
-            replaced = write_bronze_file(
-                work / "old.json", work / "old.parquet", old_moment, base_snapshot, source, dataset
-            )
+                replaced = _bronze_of_tail(
+                    handle,
+                    old_index[first][0],
+                    work / "old",
+                    old_moment,
+                    base_snapshot,
+                    source,
+                    dataset,
+                )
             if replaced and not _same_columns(work / "old.parquet", current):
                 return None
         kept = current.metadata.num_rows - replaced
@@ -125,11 +153,15 @@ def splice_bronze(
         parts = _leading_rows(current, current_table, kept, work)
         if first < len(new_index):
             with open(snapshot_path, "rb") as handle:
-                handle.seek(new_index[first][0])
-                (work / "new.json").write_bytes(_tail(handle.read()))
-            parsed = write_bronze_file(
-                work / "new.json", work / "new.parquet", new_moment, snapshot_key, source, dataset
-            )
+                parsed = _bronze_of_tail(
+                    handle,
+                    new_index[first][0],
+                    work / "new",
+                    new_moment,
+                    snapshot_key,
+                    source,
+                    dataset,
+                )
             if parsed:
                 tail = pq.ParquetFile(work / "new.parquet")
                 if not _same_columns(work / "new.parquet", current):
@@ -246,16 +278,15 @@ def splice_silver(
         bounds: list[Any] = []
         if int(bronze_splice["rows_replaced"]) and first < len(old_index):
             with lake.object_store().open_read(lake.bucket("raw"), base_snapshot) as handle:
-                handle.seek(old_index[first][0])
-                (work / "old.json").write_bytes(_tail(handle.read()))
-            write_bronze_file(
-                work / "old.json",
-                work / "old.parquet",
-                old_moment,
-                base_snapshot,
-                source,
-                schema.name,
-            )
+                _bronze_of_tail(
+                    handle,
+                    old_index[first][0],
+                    work / "old",
+                    old_moment,
+                    base_snapshot,
+                    source,
+                    schema.name,
+                )
             replaced = write_silver_file(work / "old.parquet", work / "old_silver.parquet", schema)
             bounds.append(_smallest(work / "old_silver.parquet", key))
         added = SilverReport()

@@ -98,10 +98,7 @@ def raw_fingerprint(
         key, sha = metadata.get(RAW_SNAPSHOT_KEY), metadata.get(RAW_SHA256)
         if key is not None and sha is not None and key.value == snapshot.key:
             return str(sha.value)
-    from lakehouse_assets.lake.s3_object_store import file_sha256
-
-    with lake.object_store().local_copy(lake.bucket("raw"), snapshot.key) as path:
-        return file_sha256(path)
+    return lake.object_store().sha256(lake.bucket("raw"), snapshot.key)
 
 
 def upstream_values(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Mapping[str, object]:

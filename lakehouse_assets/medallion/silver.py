@@ -81,24 +81,15 @@ def _q(name: str) -> str:
 
 def write_silver_file(bronze: Path, out: Path, schema: DatasetSchema) -> SilverReport:
     """Type, derive and deduplicate the bronze Parquet file into the Parquet file ``out``."""
-    import pyarrow.parquet as pq
-
-    from lakehouse_assets.lake.parquet import file_head, write_parquet_batches
+    from lakehouse_assets.lake.parquet import write_parquet_batches
 
     release_memory()  # what the previous step freed, before this one allocates
-    parquet = pq.ParquetFile(bronze)
-    names = list(parquet.schema_arrow.names)
-    constants = _constant_columns(parquet, file_head(parquet, 1))
-    columns = ", ".join(_q(c) for c in names if c not in constants)
-    relation = (
-        f"(SELECT file_row_number AS {ROW}{', ' if columns else ''}{columns} "
-        f"FROM read_parquet({quote_literal(bronze)}, file_row_number=true))"
-    )
+    data = _bronze_input(bronze)
     connection = connect()
     try:
         return _silver(
             connection,
-            _Input(relation, names, constants, parquet.metadata.num_rows),
+            data,
             schema,
             lambda batches, schema_: write_parquet_batches(batches, schema_, out),
         )
@@ -111,26 +102,14 @@ def leading_key_range(bronze: Path, schema: DatasetSchema, rows: int) -> tuple[A
     """(greatest typed key, rows with a null key) among the first ``rows`` rows of a bronze
     file: only the key column is typed (what an incremental silver needs to know that those
     rows' silver comes before any later row's)."""
-    import pyarrow.parquet as pq
-
-    from lakehouse_assets.lake.parquet import file_head
-
-    parquet = pq.ParquetFile(bronze)
-    names = list(parquet.schema_arrow.names)
-    constants = _constant_columns(parquet, file_head(parquet, 1))
-    columns = ", ".join(_q(c) for c in names if c not in constants)
-    relation = (
-        f"(SELECT file_row_number AS {ROW}{', ' if columns else ''}{columns} "
-        f"FROM read_parquet({quote_literal(bronze)}, file_row_number=true) "
-        f"WHERE file_row_number < {int(rows)})"
-    )
-    typing = _typing(_Input(relation, names, constants, rows), schema)
+    data = _bronze_input(bronze, rows)
+    typing = _typing(data, schema)
     _, _, null_key = _key_sql(schema)
     (key,) = schema.key
     connection = connect()
     try:
         greatest, nulls = connection.execute(
-            f"SELECT max({_q(key)}), count_if({null_key}) FROM ({typing.view(relation)})"
+            f"SELECT max({_q(key)}), count_if({null_key}) FROM ({typing.view(data.relation)})"
         ).fetchall()[0]
     finally:
         connection.close()
@@ -143,6 +122,25 @@ class _Input:
     names: list[str]  # the bronze columns, in order
     constants: dict[str, pa.Scalar]  # ingestion columns holding one value on every row
     rows: int
+
+
+def _bronze_input(bronze: Path, rows: int | None = None) -> _Input:
+    """The bronze Parquet file as the engine's input: all its rows, or the first ``rows``."""
+    import pyarrow.parquet as pq
+
+    from lakehouse_assets.lake.parquet import file_head
+
+    parquet = pq.ParquetFile(bronze)
+    names = list(parquet.schema_arrow.names)
+    constants = _constant_columns(parquet, file_head(parquet, 1))
+    columns = ", ".join(_q(c) for c in names if c not in constants)
+    first = "" if rows is None else f" WHERE file_row_number < {int(rows)}"
+    relation = (
+        f"(SELECT file_row_number AS {ROW}{', ' if columns else ''}{columns} "
+        f"FROM read_parquet({quote_literal(bronze)}, file_row_number=true){first})"
+    )
+    total = parquet.metadata.num_rows
+    return _Input(relation, names, constants, total if rows is None else min(rows, total))
 
 
 @dataclass
