@@ -20,11 +20,13 @@ import pyarrow.parquet as pq
 
 from lakehouse_assets.errors import DataContractError, SourceError
 from lakehouse_assets.lake import parquet as parquet_module
+from lakehouse_assets.lake import parquet_splice as splice_module
 from lakehouse_assets.lake.layout import TableAddress, ingested_at
 from lakehouse_assets.lake.parquet import write_parquet
 from lakehouse_assets.lake.table_files import StoredTable, staged_table
 from lakehouse_assets.medallion import bronze as bronze_module
 from lakehouse_assets.medallion import engine as engine_module
+from lakehouse_assets.medallion import incremental as incremental_module
 from lakehouse_assets.medallion import silver as silver_module
 from lakehouse_assets.medallion import text_rules as text_rules_module
 from lakehouse_assets.medallion.bronze import bronze_table, write_bronze_file
@@ -107,7 +109,7 @@ def build_bronze_asset(
     """Bronze from the raw snapshot the raw step of the same partition kept: a JSON array of
     rows, streamed; or, with ``rows_of_snapshot``, the rows that rule makes of it."""
     key = source.key("bronze", schema.name)
-    modules = [bronze_module, engine_module, parquet_module]
+    modules = [bronze_module, engine_module, parquet_module, incremental_module, splice_module]
     if rows_of_snapshot is not None:
         modules.append(sys.modules[rows_of_snapshot.__module__])
     code = code_version(*modules)
@@ -225,7 +227,17 @@ def build_silver_asset(
     key = source.key("silver", schema.name)
     bronze_key = source.key("bronze", schema.name)
     checks = {**SILVER_CHECKS, VOLUME_CHECK: VOLUME_DESCRIPTION}
-    code = code_version(silver_module, text_rules_module, engine_module, parquet_module)
+    code = code_version(
+        silver_module,
+        text_rules_module,
+        engine_module,
+        parquet_module,
+        incremental_module,
+        splice_module,
+    )
+
+    def built_from_bronze(bronze_fingerprint: object) -> str:
+        return fingerprint("silver", str(bronze_fingerprint), schema_signature(schema), code)
 
     @dg.asset(
         key=key,
@@ -245,9 +257,7 @@ def build_silver_asset(
         built_from = None
         base = current_base(context, lake, key)
         if upstream.get(INPUT_FINGERPRINT) is not None:
-            built_from = fingerprint(
-                "silver", str(upstream[INPUT_FINGERPRINT]), schema_signature(schema), code
-            )
+            built_from = built_from_bronze(upstream[INPUT_FINGERPRINT])
             if base is not None and base.fingerprint == built_from:
                 yield from kept_current_table(context, key, base, built_from)
                 return
@@ -256,10 +266,7 @@ def build_silver_asset(
             isinstance(bronze_splice, dict)
             and base is not None
             and isinstance(base.values.get(SILVER_REPORT), dict)
-            and base.fingerprint
-            == fingerprint(
-                "silver", str(bronze_splice["base_fingerprint"]), schema_signature(schema), code
-            )
+            and base.fingerprint == built_from_bronze(bronze_splice["base_fingerprint"])
         ):
             bronze_splice = None
         baseline = last_accepted(context.instance, key, BRONZE_SCHEMA)
