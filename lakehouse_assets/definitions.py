@@ -11,6 +11,8 @@ from lakehouse_assets.automation.alerts import failure_alerts
 from lakehouse_assets.automation.freshness import freshness_alerts
 from lakehouse_assets.components import declared_sources
 from lakehouse_assets.deployments import RESOURCES, local_resources
+from lakehouse_assets.engines.choice import parse_engine_choice
+from lakehouse_assets.executors import executor_for
 from lakehouse_assets.sources.itunes.datasets import TRACKS as ITUNES_TRACKS
 from lakehouse_assets.sources.itunes.definitions import build_definitions as itunes
 from lakehouse_assets.sources.shop.datasets import LANDED_DATASETS as SHOP_DATASETS
@@ -34,6 +36,7 @@ def build_definitions(
     """Definitions for ``deployment`` (default: LAKEHOUSE_ENV); ``overrides`` replace resources."""
     selected = deployment or settings.deployment()
     pipeline = settings.pipeline_settings(selected)
+    parse_engine_choice(settings.engines_setting())  # a bad choice fails the load, before I/O
     return dg.Definitions.merge(
         wordpress_api(pipeline),
         spotify(pipeline),
@@ -44,10 +47,9 @@ def build_definitions(
         dg.Definitions(
             sensors=[failure_alerts, freshness_alerts],
             resources={**RESOURCES[selected](), **(overrides or {})},
-            # Every step of a run in the run worker's process: a step in a process of its own
-            # would import the code location again (seconds per step); the steps stream their
-            # tables through files, so one process holds no more than one step's memory.
-            executor=dg.in_process_executor,
+            # LAKEHOUSE_EXECUTOR: every step in the run worker's process (default), a process
+            # per step, or an ECS task per step (lakehouse_assets/executors.py says when).
+            executor=executor_for(settings.executor_setting()),
         ),
     )
 

@@ -17,6 +17,11 @@ Endpoint, region and credentials follow boto3's own chain (``AWS_ENDPOINT_URL``,
 | ``LAKEHOUSE_S3_KMS_KEY_ID`` | KMS key for ``aws:kms`` | bucket's/AWS-managed key |
 | ``LAKEHOUSE_GLUE_DATABASE_PREFIX`` | Glue database = prefix + layer | ``lakehouse_`` |
 | ``LAKEHOUSE_ALLOWED_HOSTS`` | comma-separated hosts exempt from the URL address checks | none |
+| ``LAKEHOUSE_ENGINES`` | which engine runs each source's silver and gold | duckdb |
+| ``LAKEHOUSE_GLUE_JOB`` | the Glue job Spark steps run as | ``lakehouse-spark`` |
+| ``LAKEHOUSE_ARTIFACTS_BUCKET`` | Spark script, Pipes messages | ``data-lakehouse-artifacts`` |
+| ``LAKEHOUSE_ATHENA_WORKGROUP`` | workgroup of Athena gold queries | ``lakehouse`` |
+| ``LAKEHOUSE_ATHENA_OUTPUT`` | Athena's result location | the workgroup's |
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ def allowed_hosts() -> list[str]:
 def local_resources() -> dict[str, object]:
     """Embedded default: a directory lake, a YAML parameters file, the packaged samples."""
     from lakehouse_assets.components.resource import RestApiResource
+    from lakehouse_assets.engines.resource import LocalEnginesResource
     from lakehouse_assets.resources.catalog import LocalCatalogResource
     from lakehouse_assets.resources.io_manager import LakeIOManager
     from lakehouse_assets.resources.lake import LocalLakeResource
@@ -75,12 +81,14 @@ def local_resources() -> dict[str, object]:
         "spotify_api": SpotifyApiResource(serve_packaged_sample=True),
         "notifications": LocalNotificationsResource(),
         "secrets": EnvironmentSecretsResource(samples_file=str(settings.packaged_secrets_file())),
+        "engines": LocalEnginesResource(engines=settings.engines_setting()),
     }
 
 
 def aws_resources() -> dict[str, object]:
     """S3 lake, SSM parameters, SNS alerts, Glue catalog, Secrets Manager; live source APIs."""
     from lakehouse_assets.components.resource import RestApiResource
+    from lakehouse_assets.engines.glue import AwsEnginesResource
     from lakehouse_assets.resources.aws.boto import AwsClientsResource
     from lakehouse_assets.resources.aws.glue import GlueCatalogResource
     from lakehouse_assets.resources.aws.s3_lake import S3LakeResource
@@ -125,6 +133,15 @@ def aws_resources() -> dict[str, object]:
         "spotify_api": SpotifyApiResource(serve_packaged_sample=False, allowed_hosts=hosts),
         "notifications": SnsNotificationsResource(aws=aws, parameters=parameters),
         "secrets": secrets,
+        "engines": AwsEnginesResource(
+            aws=aws,
+            engines=settings.engines_setting(),
+            **_env("LAKEHOUSE_GLUE_JOB", "glue_job_name"),
+            **_env("LAKEHOUSE_ARTIFACTS_BUCKET", "artifacts_bucket"),
+            **_env("LAKEHOUSE_ATHENA_WORKGROUP", "athena_workgroup"),
+            **_env("LAKEHOUSE_ATHENA_OUTPUT", "athena_output"),
+            **_env("LAKEHOUSE_GLUE_DATABASE_PREFIX", "glue_database_prefix"),
+        ),
     }
 
 

@@ -33,6 +33,12 @@ DERIVED_HISTORY_DAYS_VAR = "LAKEHOUSE_DERIVED_HISTORY_DAYS"
 #: smaller ones.
 ACCEPT_SHRINK_TAG = "lakehouse/accept_shrink"
 FULL_REFRESH_VAR = "LAKEHOUSE_FULL_REFRESH"
+#: Which engine runs each source's silver and gold (``lakehouse_assets.engines.choice``).
+ENGINES_VAR = "LAKEHOUSE_ENGINES"
+#: How a run executes its steps (``lakehouse_assets.executors``).
+EXECUTOR_VAR = "LAKEHOUSE_EXECUTOR"
+#: How many steps of one run may execute at once (multiprocess and ecs executors).
+MAX_CONCURRENT_VAR = "LAKEHOUSE_MAX_CONCURRENT"
 #: Run tag set by ``lakehouse run --full-refresh`` (or in the UI's launchpad): every table is
 #: rebuilt from its raw snapshot, none kept or built from what changed.
 FULL_REFRESH_TAG = "lakehouse/full_refresh"
@@ -102,6 +108,49 @@ def derived_history_days() -> int | None:
             f"{DERIVED_HISTORY_DAYS_VAR}={raw!r} is not a whole number of days (0 or more)"
         )
     return days
+
+
+def engines_setting() -> str:
+    """LAKEHOUSE_ENGINES as set (parsed and checked by ``lakehouse_assets.engines.choice``)."""
+    return (os.environ.get(ENGINES_VAR) or "").strip()
+
+
+class ExecutorKind(StrEnum):
+    IN_PROCESS = "in_process"
+    MULTIPROCESS = "multiprocess"
+    ECS = "ecs"
+
+
+@dataclass(frozen=True)
+class ExecutorSetting:
+    """How a run executes its steps: which executor, and how many steps at once."""
+
+    kind: ExecutorKind = ExecutorKind.IN_PROCESS
+    #: Ignored by ``in_process`` (one step at a time).
+    max_concurrent: int = 4
+
+
+def executor_setting() -> ExecutorSetting:
+    """LAKEHOUSE_EXECUTOR (in_process, the default; multiprocess; ecs) and
+    LAKEHOUSE_MAX_CONCURRENT (steps of one run at once, default 4), each validated."""
+    value = (os.environ.get(EXECUTOR_VAR) or "").strip().lower() or ExecutorSetting.kind.value
+    try:
+        kind = ExecutorKind(value)
+    except ValueError:
+        choices = ", ".join(k.value for k in ExecutorKind)
+        raise SettingsError(f"{EXECUTOR_VAR}={value!r} is not one of: {choices}") from None
+    raw = (os.environ.get(MAX_CONCURRENT_VAR) or "").strip()
+    if not raw:
+        return ExecutorSetting(kind)
+    try:
+        steps = int(raw)
+    except ValueError:
+        steps = 0
+    if steps < 1:
+        raise SettingsError(
+            f"{MAX_CONCURRENT_VAR}={raw!r} is not a whole number of steps (1 or more)"
+        )
+    return ExecutorSetting(kind, steps)
 
 
 def lakehouse_root() -> Path:

@@ -2,8 +2,8 @@
 
 Why: a source folder that reaches into another source, or shared machinery that knows one
 source, is how copies and hidden couplings start. A source imports only the machinery
-(``medallion``, ``lake``, ``resources``, ``automation``, ``observe``, ``errors``,
-``settings``) and its own modules; the machinery imports no source; ``lake`` (storage)
+(``medallion``, ``engines``, ``lake``, ``resources``, ``automation``, ``observe``,
+``errors``, ``settings``) and its own modules; the machinery imports no source; ``lake`` (storage)
 imports nothing of ``resources``.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "lakehouse_assets"
 SHARED = (
     "medallion",
+    "engines",
     "lake",
     "resources",
     "automation",

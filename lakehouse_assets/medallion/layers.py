@@ -18,6 +18,8 @@ from typing import Any
 import dagster as dg
 import pyarrow.parquet as pq
 
+from lakehouse_assets.engines.choice import Engine
+from lakehouse_assets.engines.resource import EnginesResource
 from lakehouse_assets.errors import DataContractError, SourceError
 from lakehouse_assets.lake import parquet as parquet_module
 from lakehouse_assets.lake import parquet_splice as splice_module
@@ -251,8 +253,10 @@ def build_silver_asset(
     def silver_table(
         context: dg.AssetExecutionContext,
         lake: LakeResource,
+        engines: EnginesResource,
         bronze: StoredTable,
     ) -> Iterator[object]:
+        engine = engines.engine(source.name, "silver")
         upstream = upstream_values(context, bronze_key)
         built_from = None
         base = current_base(context, lake, key)
@@ -263,7 +267,8 @@ def build_silver_asset(
                 return
         bronze_splice = upstream.get(INCREMENTAL)
         if not (
-            isinstance(bronze_splice, dict)
+            engine is Engine.DUCKDB  # the incremental merge is the DuckDB engine's
+            and isinstance(bronze_splice, dict)
             and base is not None
             and isinstance(base.values.get(SILVER_REPORT), dict)
             and base.fingerprint == built_from_bronze(bronze_splice["base_fingerprint"])
@@ -271,6 +276,7 @@ def build_silver_asset(
             bronze_splice = None
         baseline = last_accepted(context.instance, key, BRONZE_SCHEMA)
         spliced = None
+        engine_metadata: dict[str, Any] = {"engine": engine.value}
         with bronze.local_path() as path, staged_table() as staged:
             columns = columns_of(pq.read_schema(path))
             snapshot = bronze_snapshot(path)
@@ -289,6 +295,13 @@ def build_silver_asset(
                     )
             if spliced is not None:
                 report, splice_info = spliced
+            elif engine is Engine.SPARK:
+                from lakehouse_assets.engines.spark import spark_metadata, spark_silver
+
+                report, run = spark_silver(
+                    context, engines, lake, source.name, schema, bronze, path, staged.path
+                )
+                engine_metadata = spark_metadata(run)
             else:
                 report = write_silver_file(path, staged.path, schema)
             results = [
@@ -334,6 +347,7 @@ def build_silver_asset(
                 **silver_report_metadata(report),
                 **accepted_metadata(snapshot, columns),
                 **fingerprinted,
+                **engine_metadata,
                 SILVER_REPORT: dg.MetadataValue.json(dataclasses.asdict(report)),
             },
         )

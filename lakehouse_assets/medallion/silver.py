@@ -570,3 +570,130 @@ def _losers(
         .to_numpy()
     )
     return losers, null_keys
+
+
+@dataclass(frozen=True)
+class SilverStatements:
+    """The silver of one dataset as plain SQL statements over a relation of bronze rows (ROW
+    plus every bronze column), in DuckDB's dialect: what another engine runs (transpiled) to get
+    the table :func:`write_silver_file` writes, without its streaming and late-row merging.
+
+    Views, in order: ``silver_base`` (text, missing columns as NULL), ``silver_typed`` (typed
+    values and the checks' flags), ``silver_distinct`` (exact duplicates numbered, the last
+    first), ``silver_ranked`` (rows sharing a key ranked, the winner first).
+    """
+
+    views: tuple[tuple[str, str], ...]
+    output: str  # the silver rows, in silver's order
+    flags: str  # one row: rows in, then each flag's count (column "kind:column")
+    dedup: str  # one row: duplicate_rows_removed, null_keys, superseded_rows_removed
+    examples: str | None  # rows (column_name, raw, n): the first offending texts per column
+    source: tuple[str, ...]  # the source columns, declared missing ones last
+
+
+def silver_statements(
+    bronze_columns: list[str], schema: DatasetSchema, relation: str
+) -> SilverStatements:
+    """:class:`SilverStatements` for a bronze relation with ``bronze_columns`` (and ROW)."""
+    data = _Input(relation, list(bronze_columns), {}, 0)
+    typing = _typing(data, schema)
+    key, key_list, null_key = _key_sql(schema)
+    source = typing.source
+    cols = ", ".join(_q(c) for c in source)
+    latest = [_q(c) for c in schema.latest_by if c in source]
+    newest_first = ", ".join([f"{c} DESC NULLS LAST" for c in latest] + [f"{ROW} DESC"])
+    ingestion = [_q(c) for c in INGESTION_COLUMNS if c in data.names]
+    views = [
+        ("silver_base", f"SELECT {', '.join(typing.base)} FROM {relation}"),
+        ("silver_typed", typing.view(relation)),
+    ]
+    if key:
+        # Exact duplicates (typed source values) keep the last; among rows sharing a non-null
+        # key the greatest by latest_by (nulls smallest), then the last, wins.
+        views += [
+            (
+                "silver_distinct",
+                f"SELECT *, row_number() OVER (PARTITION BY {cols} ORDER BY {ROW} DESC) "
+                f"AS __copy FROM silver_typed",
+            ),
+            (
+                "silver_ranked",
+                f"SELECT *, ({null_key}) AS __null_key, CASE WHEN {null_key} THEN 1 ELSE "
+                f"row_number() OVER (PARTITION BY {key_list} ORDER BY {newest_first}) END "
+                f"AS __rank FROM silver_distinct WHERE __copy = 1",
+            ),
+        ]
+        kept = "silver_ranked WHERE __rank = 1"
+        dedup = (
+            "SELECT (SELECT count(*) FROM silver_distinct WHERE __copy > 1) "
+            "AS duplicate_rows_removed, "
+            "sum(CASE WHEN __null_key THEN 1 ELSE 0 END) AS null_keys, "
+            "sum(CASE WHEN __rank > 1 THEN 1 ELSE 0 END) AS superseded_rows_removed "
+            "FROM silver_ranked"
+        )
+    else:  # no key: nothing is a duplicate (as write_silver_file)
+        kept = "silver_typed"
+        dedup = "SELECT 0 AS duplicate_rows_removed, 0 AS null_keys, 0 AS superseded_rows_removed"
+    output = (
+        f"SELECT {', '.join([*(_q(c) for c in source), *typing.derived, *ingestion])} "
+        f"FROM {kept} ORDER BY {_order(schema, list(source))}"
+    )
+    counts = [f"sum(CASE WHEN {_q(name)} THEN 1 ELSE 0 END) AS {_q(name)}" for name in typing.flags]
+    flags = f"SELECT {', '.join(['count(*) AS rows_in', *counts])} FROM silver_typed"
+    bad = [name.split(":", 1)[1] for name in typing.flags if name.startswith("bad:")]
+    examples = None
+    if bad:
+        offending = " UNION ALL ".join(
+            f"SELECT {quote_literal(column)} AS column_name, CAST({_q(column)} AS VARCHAR) AS raw, "
+            f"{ROW} FROM silver_base WHERE {typing.flags[f'bad:{column}']}"
+            for column in bad
+        )
+        examples = (
+            "SELECT column_name, raw, n FROM (SELECT column_name, raw, row_number() OVER "
+            "(PARTITION BY column_name ORDER BY first) AS n FROM (SELECT column_name, raw, "
+            f"min({ROW}) AS first FROM ({offending}) GROUP BY column_name, raw)) WHERE n <= 3 "
+            "ORDER BY column_name, n"
+        )
+    return SilverStatements(tuple(views), output, flags, dedup, examples, tuple(source))
+
+
+def report_from_statements(
+    bronze_columns: list[str],
+    schema: DatasetSchema,
+    rows_out: int,
+    flags: dict[str, Any],
+    dedup: dict[str, Any],
+    examples: list[dict[str, Any]],
+) -> SilverReport:
+    """The :class:`SilverReport` of a silver built from :func:`silver_statements` elsewhere."""
+    rows_in = int(flags.get("rows_in") or 0)
+    report = SilverReport(rows_in=rows_in, rows_out=rows_out)
+    if rows_in > 0:
+        report.missing_columns = [c for c in schema.column_names if c not in bronze_columns]
+    declared = set(schema.column_names)
+    report.extra_columns = [
+        c for c in bronze_columns if c not in declared and not c.startswith("_")
+    ]
+    for name, count in flags.items():
+        if name == "rows_in" or not count:
+            continue
+        kind, column = name.split(":", 1)
+        target = {
+            "zero": report.zero_dates,
+            "impossible": report.impossible_dates,
+        }.get(kind)
+        if target is None:
+            target = (
+                report.unparseable_integers
+                if column in schema.integers
+                else report.unparseable_dates
+            )
+        target[column] = int(count)
+    for row in examples:
+        column = str(row["column_name"])
+        if column in report.unparseable_integers or column in report.unparseable_dates:
+            report.unparseable_examples.setdefault(column, []).append(str(row["raw"])[:40])
+    report.duplicate_rows_removed = int(dedup.get("duplicate_rows_removed") or 0)
+    report.null_keys = int(dedup.get("null_keys") or 0)
+    report.superseded_rows_removed = int(dedup.get("superseded_rows_removed") or 0)
+    return report

@@ -239,7 +239,7 @@ def statistics_postname_table(posts: pa.Table, statistics: pa.Table) -> pa.Table
     try:
         connection.register("posts", posts.select(_used(posts, "posts")))
         connection.register("statistics", statistics.select(_used(statistics, "statistics")))
-        table = connection.sql(_gold_query("posts", "statistics")).to_arrow_table()
+        table = connection.sql(gold_query("posts", "statistics")).to_arrow_table()
     finally:
         connection.close()
         release_memory()
@@ -254,6 +254,6 @@ def _used(table: pa.Table, name: str) -> list[str]:
 
 from lakehouse_assets.sources.wordpress_api.statistics_postname import (  # noqa: E402
     GOLD_COLUMNS,
-    _gold_query,
+    gold_query,
     gold_schema,
 )

@@ -1,9 +1,12 @@
 """Gold layer: blog posts joined with their page-view statistics (``statistics_postname``)."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
+from lakehouse_assets.engines.choice import Engine
+from lakehouse_assets.engines.resource import EnginesResource
 from lakehouse_assets.errors import DataContractError
 from lakehouse_assets.lake.parquet import COLUMN_DESCRIPTIONS_METADATA
 from lakehouse_assets.lake.table_files import StoredTable, staged_table
@@ -24,6 +27,8 @@ from lakehouse_assets.sources.wordpress_api import statistics_postname as gold_m
 from lakehouse_assets.sources.wordpress_api.datasets import SOURCE, WORDPRESS
 from lakehouse_assets.sources.wordpress_api.statistics_postname import (
     GOLD_COLUMNS,
+    gold_query,
+    gold_schema,
     write_gold_file,
 )
 
@@ -58,9 +63,12 @@ def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
     def statistics_postname(
         context: dg.AssetExecutionContext,
         lake: LakeResource,
+        engines: EnginesResource,
         posts: StoredTable,
         statistics_pages: StoredTable,
     ) -> Iterator[object]:
+        engine = engines.engine(SOURCE, "gold")
+        engine_metadata: dict[str, Any] = {"engine": engine.value}
         upstream = [upstream_fingerprint(context, silver) for silver in inputs.values()]
         built_from = None
         if None not in upstream:
@@ -74,7 +82,42 @@ def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
             statistics_pages.local_path() as statistics_path,
             staged_table() as staged,
         ):
-            rows = write_gold_file(posts_path, statistics_path, staged.path)
+            if engine is Engine.SPARK:
+                from lakehouse_assets.engines.spark import spark_metadata, spark_table
+
+                run = spark_table(
+                    context,
+                    engines,
+                    lake,
+                    layer="gold",
+                    source=SOURCE,
+                    dataset=GOLD,
+                    query=gold_query("posts", "statistics"),
+                    inputs={
+                        "posts": (posts, posts_path),
+                        "statistics": (statistics_pages, statistics_path),
+                    },
+                    arrow_schema=gold_schema(),
+                    out=staged.path,
+                )
+                rows, engine_metadata = run.rows, spark_metadata(run)
+            elif engine is Engine.ATHENA:
+                from lakehouse_assets.engines.athena import AthenaGoldJob
+                from lakehouse_assets.resources.aws.glue import table_name
+
+                job = AthenaGoldJob(
+                    source=SOURCE,
+                    dataset=GOLD,
+                    query=gold_query("posts", "statistics"),
+                    inputs={
+                        "posts": table_name(posts.address),
+                        "statistics": table_name(statistics_pages.address),
+                    },
+                    schema=gold_schema(),
+                )
+                rows = engines.run_athena_gold(context, lake, job, staged.path)
+            else:
+                rows = write_gold_file(posts_path, statistics_path, staged.path)
             if rows == 0:
                 raise DataContractError(
                     "gold",
@@ -89,7 +132,12 @@ def build_gold_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefin
         fail_if_shrunk(volume, "gold", SOURCE, GOLD)
         fingerprinted = {} if built_from is None else {INPUT_FINGERPRINT: built_from}
         yield dg.Output(
-            staged, metadata={**lineage_metadata(WORDPRESS, GOLD_LINEAGE), **fingerprinted}
+            staged,
+            metadata={
+                **lineage_metadata(WORDPRESS, GOLD_LINEAGE),
+                **fingerprinted,
+                **engine_metadata,
+            },
         )
 
     return statistics_postname

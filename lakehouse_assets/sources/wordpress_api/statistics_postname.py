@@ -66,7 +66,7 @@ def write_gold_file(posts: Path, statistics: Path, out: Path) -> int:
     release_memory()  # what the previous step freed, before this one allocates
     connection = connect(large_strings=False)
     try:
-        query = _gold_query(
+        query = gold_query(
             f"read_parquet({quote_literal(posts)})", f"read_parquet({quote_literal(statistics)})"
         )
         reader = connection.sql(query).to_arrow_reader(ROWS_PER_BATCH)
@@ -77,7 +77,9 @@ def write_gold_file(posts: Path, statistics: Path, out: Path) -> int:
         release_memory()
 
 
-def _gold_query(posts: str, statistics: str) -> str:
+def gold_query(posts: str, statistics: str) -> str:
+    """The gold SELECT over the two silver relations (DuckDB SQL; the other engines run it
+    transpiled)."""
     alias = {"posts": "p", "statistics": "s"}
     columns = ", ".join(
         f"{alias[table]}.{quote_identifier(column)} AS {quote_identifier(name)}"
