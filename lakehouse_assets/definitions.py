@@ -11,7 +11,7 @@ from lakehouse_assets.automation.alerts import failure_alerts
 from lakehouse_assets.automation.freshness import freshness_alerts
 from lakehouse_assets.components import declared_sources
 from lakehouse_assets.deployments import RESOURCES, local_resources
-from lakehouse_assets.engines.choice import parse_engine_choice
+from lakehouse_assets.engines.choice import check_available, parse_engine_choice
 from lakehouse_assets.executors import executor_for
 from lakehouse_assets.sources.itunes.datasets import TRACKS as ITUNES_TRACKS
 from lakehouse_assets.sources.itunes.definitions import build_definitions as itunes
@@ -36,7 +36,8 @@ def build_definitions(
     """Definitions for ``deployment`` (default: LAKEHOUSE_ENV); ``overrides`` replace resources."""
     selected = deployment or settings.deployment()
     pipeline = settings.pipeline_settings(selected)
-    parse_engine_choice(settings.engines_setting())  # a bad choice fails the load, before I/O
+    # A bad engine choice fails the load, before any I/O.
+    check_available(parse_engine_choice(settings.engines_setting()), selected)
     return dg.Definitions.merge(
         wordpress_api(pipeline),
         spotify(pipeline),

@@ -9,11 +9,13 @@ given fails the code location's load with the reason, rather than running on ano
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from lakehouse_assets.settings import ENGINES_VAR, SettingsError
+from lakehouse_assets.settings import ENGINES_VAR, Deployment, SettingsError
 
 
 class Engine(StrEnum):
@@ -97,3 +99,19 @@ def parse_engine_choice(text: str) -> EngineChoice:
             )
         per_source[source] = engine
     return EngineChoice(default, per_source)
+
+
+def check_available(choice: EngineChoice, deployment: Deployment) -> None:
+    """Fail the load, with what to do, when a chosen engine cannot run on ``deployment``:
+    Athena needs AWS; Spark on a laptop needs pyspark (``pip install 'lakehouse_assets[spark]'``)
+    and a Java runtime."""
+    chosen = {choice.of_source(source) for source in OFFERED}
+    if deployment is Deployment.LOCAL and Engine.ATHENA in chosen:
+        raise SettingsError(f"{ENGINES_VAR}: athena runs on LAKEHOUSE_ENV=aws only")
+    if deployment is Deployment.LOCAL and Engine.SPARK in chosen:
+        if importlib.util.find_spec("pyspark") is None:
+            raise SettingsError(
+                f"{ENGINES_VAR}: spark needs pyspark here: pip install 'lakehouse_assets[spark]'"
+            )
+        if shutil.which("java") is None:
+            raise SettingsError(f"{ENGINES_VAR}: spark needs a Java 17+ runtime on the PATH")

@@ -95,6 +95,8 @@ class LocalEnginesResource(EnginesResource):
             env={
                 **os.environ,
                 "PYSPARK_PYTHON": sys.executable,
+                # The driver talks to its executors on loopback, whatever the host's name says.
+                "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
                 "LAKEHOUSE_SPARK_MASTER": self.spark_master,
                 "LAKEHOUSE_SPARK_DRIVER_MEMORY": self.spark_driver_memory,
             },
