@@ -14,10 +14,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /opt/dagster/app
 
+# Extras of the package to install: "[k8s]" for the Helm chart's run pods (dagster-k8s).
+ARG EXTRAS=""
+
 # Dependencies first, so code changes rebuild only the last layers.
 COPY pyproject.toml setup.py README.md ./
 RUN mkdir -p lakehouse_assets && touch lakehouse_assets/__init__.py \
-    && pip install . \
+    && pip install ".${EXTRAS}" \
     && pip uninstall -y lakehouse_assets
 
 COPY lakehouse_assets ./lakehouse_assets
