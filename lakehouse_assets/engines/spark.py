@@ -186,7 +186,12 @@ def spark_silver(
     import pyarrow.parquet as pq
 
     from lakehouse_assets.engines.sql import transpile
-    from lakehouse_assets.medallion.silver import ROW, report_from_statements, silver_statements
+    from lakehouse_assets.medallion.silver import (
+        ROW,
+        report_from_statements,
+        silver_statements,
+        write_silver_file,
+    )
 
     bronze_schema = pq.read_schema(bronze_path)
     columns = list(bronze_schema.names)
@@ -209,6 +214,8 @@ def spark_silver(
         run = engines.run_spark(context, job)
         with engines.local_parts(run.parts) as parts:
             rows = join_parts(parts, out, silver_key_values(bronze_schema, schema))
+    if rows == 0:  # no bronze rows: the empty table exactly as the DuckDB engine writes it
+        write_silver_file(bronze_path, out, schema)
     report = report_from_statements(
         columns,
         schema,
