@@ -226,3 +226,33 @@ def test_spark_equals_duckdb_on_the_benchmark_site_at_default_scale(
     assert len(theirs[("silver", "statistics_pages")]) > 1_900_000
     assert_same_tables(ours, theirs)
     assert check_results(spark) == check_results(duckdb)
+
+
+def test_a_query_spark_rejects_fails_with_sparks_own_message(tmp_path: Path) -> None:
+    from lakehouse_assets.engines.spark import SparkJob
+
+    bronze = tmp_path / "bronze.parquet"
+    write_hostile_bronze(bronze)
+    job = SparkJob(
+        source="wordpress_api",
+        dataset="hostile",
+        layer="silver",
+        inputs={"bronze": str(bronze)},
+        output_uri=str(tmp_path / "out"),
+        output_sql="SELECT no_such_column FROM bronze",
+    )
+
+    @dg.asset(name="hostile")
+    def on_spark(context: dg.AssetExecutionContext, engines: LocalEnginesResource) -> Any:
+        engines.run_spark(context, job)
+        return dg.MaterializeResult()
+
+    result = dg.materialize(
+        [on_spark], resources={"engines": LocalEnginesResource()}, raise_on_error=False
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = str(failure.step_failure_data.error.message)
+    assert "silver wordpress_api/hostile: the Spark job failed: AnalysisException" in message
+    assert "no_such_column" in message
+    assert not (tmp_path / "out").exists()  # nothing written
