@@ -34,6 +34,12 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--workdir", type=Path, help="where temporary lakes go (default: TMPDIR)")
     bench.add_argument(
+        "--engines",
+        metavar="TEXT",
+        help="LAKEHOUSE_ENGINES for the pipeline runs only, e.g. 'wordpress_api=spark' "
+        "(default: as the environment sets it)",
+    )
+    bench.add_argument(
         "--with-dlt",
         action="store_true",
         help="also load the site with dlt (rest_api → Parquet files) as a peer: pip install "
@@ -44,10 +50,18 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
 def run_bench_command(args: argparse.Namespace) -> int:
     from lakehouse_assets.bench.dlt_peer import available
     from lakehouse_assets.bench.runner import BenchOptions, render, run_bench, write_json
+    from lakehouse_assets.engines.choice import parse_engine_choice
+    from lakehouse_assets.settings import SettingsError
 
     if args.with_dlt and not available():
         sys.stderr.write("--with-dlt: dlt is not installed (pip install 'dlt[parquet]')\n")
         return 2
+    if args.engines is not None:
+        try:
+            parse_engine_choice(args.engines)
+        except SettingsError as error:
+            sys.stderr.write(f"--engines: {error}\n")
+            return 2
     options = BenchOptions(
         posts=args.posts,
         statistics_rows=args.statistics_rows,
@@ -58,6 +72,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
         original=not args.no_original,
         workdir=args.workdir,
         dlt=args.with_dlt,
+        engines=args.engines,
     )
     report = run_bench(options, log=lambda line: print(line, file=sys.stderr, flush=True))  # noqa: T201
     print(render(report))  # noqa: T201

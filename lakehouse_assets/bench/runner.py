@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse_assets.bench import DEFAULT_PAGE_SIZE, DEFAULT_POSTS, DEFAULT_STATISTICS_ROWS
+from lakehouse_assets.bench.measure import PAGE
 from lakehouse_assets.observe.storage import StorageReport, measure_local_lake
 
 MB = 1_000_000
@@ -53,10 +55,69 @@ class BenchOptions:
     workdir: Path | None = None
     #: Also load the site with dlt (``bench/dlt_peer.py``) in each repeat, if it is installed.
     dlt: bool = False
+    #: ``LAKEHOUSE_ENGINES`` for the pipeline children only (None: as the environment has it).
+    engines: str | None = None
+
+    def engines_setting(self) -> str:
+        from lakehouse_assets import settings
+
+        return settings.engines_setting() if self.engines is None else self.engines.strip()
 
 
 def _median(values: list[float]) -> float:
     return float(statistics.median(values)) if values else 0.0
+
+
+class TreeSampler:
+    """Summed RSS of a process and every process under it (Linux ``/proc``), sampled on a
+    thread: (whole tree, descendants only). A child's own peak (``VmHWM``) leaves out the
+    processes it starts, a Spark step's Python driver and JVM; the descendants' figure is
+    theirs. Pages shared between processes count once per process."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-rss", daemon=True)
+        self._thread.start()
+
+    def _tree_rss(self) -> tuple[int, int]:
+        parent: dict[int, int] = {}
+        rss: dict[int, int] = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parent[int(name)], rss[int(name)] = int(fields[1]), int(fields[21]) * PAGE
+        total = 0
+        for pid in rss:
+            walk, hops = pid, 0
+            while walk != self.pid and walk in parent and hops < 64:
+                walk, hops = parent[walk], hops + 1
+            if walk == self.pid:
+                total += rss[pid]
+        return total, total - rss.get(self.pid, 0)
+
+    def _run(self) -> None:
+        if not os.path.isdir("/proc"):
+            return
+        while not self._stop.is_set():
+            self.samples.append(self._tree_rss())
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def peaks(self) -> tuple[int | None, int | None]:
+        """(whole tree, descendants only) at their peaks; None where nothing was sampled."""
+        if not self.samples:
+            return None, None
+        return max(t for t, _ in self.samples), max(d for _, d in self.samples)
 
 
 def _child(
@@ -71,7 +132,7 @@ def _child(
     result_path = directory / f"{kind}-result.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
     started = time.perf_counter()
-    completed = subprocess.run(
+    with subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -81,21 +142,24 @@ def _child(
             str(result_path),
         ],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
-    )
+    ) as process:
+        tree = TreeSampler(process.pid)
+        _, stderr = process.communicate()
+        tree.stop()
     wall = time.perf_counter() - started
-    if completed.returncode != 0 or not result_path.exists():
-        raise RuntimeError(
-            f"bench {kind} child failed ({completed.returncode}):\n{completed.stderr[-4000:]}"
-        )
+    if process.returncode != 0 or not result_path.exists():
+        raise RuntimeError(f"bench {kind} child failed ({process.returncode}):\n{stderr[-4000:]}")
     result = json.loads(result_path.read_text(encoding="utf-8"))
     result["process_seconds"] = wall
+    # The child's ``peak_rss_bytes`` is its own process's; these add what it started.
+    result["tree_peak_rss_bytes"], result["descendants_peak_rss_bytes"] = tree.peaks()
     return result
 
 
-def _pipeline_env(lake: Path, parameters: Path) -> dict[str, str]:
+def _pipeline_env(lake: Path, parameters: Path, engines: str | None = None) -> dict[str, str]:
     """The child's environment: its own lake, parameters file and Dagster home beside them."""
     from lakehouse_assets import settings
 
@@ -111,6 +175,8 @@ def _pipeline_env(lake: Path, parameters: Path) -> dict[str, str]:
             "DAGSTER_HOME": str(home),
         }
     )
+    if engines is not None:
+        env[settings.ENGINES_VAR] = engines
     return env
 
 
@@ -158,8 +224,11 @@ def import_seconds(samples: int) -> list[float]:
 def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda _: None) -> dict:
     """Generate, serve, run every workload ``options.repeat`` times; the report as a dict."""
     from lakehouse_assets.bench.synthetic import SiteGenerator
+    from lakehouse_assets.engines.choice import parse_engine_choice
     from lakehouse_assets.sources.wordpress_api.sample_site import serve
 
+    engines = options.engines_setting()
+    choice = parse_engine_choice(engines)  # a bad setting fails here, before anything runs
     clock = time.perf_counter()
     generator = SiteGenerator(
         posts=options.posts, statistics_rows=options.statistics_rows, page_size=options.page_size
@@ -200,7 +269,8 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda _: None
             directory = Path(tmp) / f"run{attempt}"
             directory.mkdir()
             lake = directory / "lake"
-            env = _pipeline_env(lake, write_parameters(directory / "p.yaml", list(urls.values())))
+            parameters = write_parameters(directory / "p.yaml", list(urls.values()))
+            env = _pipeline_env(lake, parameters, options.engines)
             ours = _child("pipeline", {}, env, directory)
             if not ours["success"]:
                 raise RuntimeError(f"pipeline run failed: {ours['errors']}")
@@ -232,7 +302,7 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda _: None
                 _remove(directory)
         if kept is not None:
             # Daily runs on the last full refresh's lake and instance: one new day each.
-            env = _pipeline_env(kept / "lake", kept / "p.yaml")
+            env = _pipeline_env(kept / "lake", kept / "p.yaml", options.engines)
             stored = [measure_local_lake(kept / "lake")]
             for attempt in range(options.repeat):
                 new_rows = generator.next_day(site)
@@ -247,6 +317,12 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda _: None
             _remove(kept)
     imports = import_seconds(options.import_samples)
     report = build_report(scale, json_bytes, runs, gold, imports)
+    report["engines"] = {
+        "setting": engines,
+        "wordpress_api": {
+            layer: choice.of_layer("wordpress_api", layer).value for layer in ("silver", "gold")
+        },
+    }
     if storage:
         report["storage_per_day"] = storage
     return report
@@ -315,9 +391,15 @@ def _summarize_pipeline(results: list[dict], json_bytes: dict[str, int]) -> dict
         "import_seconds": _median([r["import_seconds"] for r in results]),
         "run_seconds": _median([r["run_seconds"] for r in results]),
         "peak_rss_bytes": max(r["peak_rss_bytes"] for r in results),
+        "tree_peak_rss_bytes": _max_of(results, "tree_peak_rss_bytes"),
+        "descendants_peak_rss_bytes": _max_of(results, "descendants_peak_rss_bytes"),
         "samples_process_seconds": [r["process_seconds"] for r in results],
         "assets": assets,
     }
+
+
+def _max_of(results: list[dict], key: str) -> int | None:
+    return max((r[key] for r in results if r.get(key) is not None), default=None)
 
 
 def _summarize_script(results: list[dict]) -> dict[str, Any]:
@@ -448,10 +530,18 @@ def _met(value: float | None, limit: float, at_least: bool = False) -> bool | No
 def render(report: dict[str, Any]) -> str:
     """The report as a plain-text table."""
     scale = report["scale"]
+    engines = report.get("engines") or {}
+    chosen = engines.get("wordpress_api") or {}
+    engines_text = (
+        f"engines {engines.get('setting') or 'default'} (wordpress_api silver "
+        f"{chosen.get('silver', '-')}, gold {chosen.get('gold', '-')}); "
+        if engines
+        else ""
+    )
     lines = [
         f"lakehouse bench: {scale['posts']:,} posts, {scale['statistics_rows']:,} statistics rows, "
         f"{scale['json_bytes'] / MB:.0f} MB JSON, page size {scale['page_size']:,}; "
-        f"medians of {report['repeat']} run(s), {report['machine']['cpus']} CPUs",
+        f"{engines_text}medians of {report['repeat']} run(s), {report['machine']['cpus']} CPUs",
         "",
         f"{'pipeline asset':45} {'seconds':>8} {'rows':>11} {'rows/s':>11} {'MB/s':>8} "
         f"{'peak RSS MB':>11}",
@@ -485,9 +575,12 @@ def render(report: dict[str, Any]) -> str:
             text = ", ".join(f"{n} {s['seconds']:.2f}s" for n, s in stages.items())
             lines.append(f"  {label} stages: {text}")
     if report["pipeline"]:
+        ours = report["pipeline"]
         lines.append(
-            f"  ours: import {report['pipeline']['import_seconds']:.2f}s, "
-            f"run {report['pipeline']['run_seconds']:.2f}s"
+            f"  ours: import {ours['import_seconds']:.2f}s, run {ours['run_seconds']:.2f}s; "
+            f"peak RSS of the process tree {_mib(ours.get('tree_peak_rss_bytes'))} MB, of the "
+            f"processes the run started (a Spark job's driver and JVM) "
+            f"{_mib(ours.get('descendants_peak_rss_bytes'))} MB"
         )
     incremental = report.get("incremental") or {}
     if incremental:
@@ -523,6 +616,10 @@ def render(report: dict[str, Any]) -> str:
     lines.append("gold: " + ", ".join(f"{k} {v}" for k, v in report["gold"].items()))
     lines.append("targets met: " + ", ".join(f"{k} {v}" for k, v in report["targets"].items()))
     return "\n".join(lines)
+
+
+def _mib(value: float | None) -> str:
+    return "-" if value is None else f"{value / 2**20:,.0f}"
 
 
 def _num(value: float | None, digits: int = 0) -> str:
