@@ -84,6 +84,11 @@ class LocalEnginesResource(EnginesResource):
 
     spark_master: str = Field(default="local[2]", description="Spark master of the local job.")
     spark_driver_memory: str = Field(default="4g", description="spark.driver.memory.")
+    spark_shuffle_partitions: int = Field(
+        default=8,
+        description="spark.sql.shuffle.partitions: a few per local core (Spark's 200 are "
+        "meant for a cluster).",
+    )
 
     def run_spark(self, context: dg.AssetExecutionContext, job: SparkJob) -> SparkRun:
         from lakehouse_assets.engines.spark import run_spark_subprocess
@@ -99,5 +104,6 @@ class LocalEnginesResource(EnginesResource):
                 "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
                 "LAKEHOUSE_SPARK_MASTER": self.spark_master,
                 "LAKEHOUSE_SPARK_DRIVER_MEMORY": self.spark_driver_memory,
+                "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": str(self.spark_shuffle_partitions),
             },
         )

@@ -42,6 +42,8 @@ class SparkJob:
     reports: Mapping[str, str] = field(default_factory=dict)
     #: column added to every input holding the row's position in its file (None: not added).
     row_number: str | None = None
+    #: views read more than once, kept (memory, then disk) for the job's length.
+    cache: Sequence[str] = ()
 
     def extras(self) -> dict[str, Any]:
         """The job as Pipes extras (plain JSON; nothing secret goes into a job)."""
@@ -55,6 +57,7 @@ class SparkJob:
             "views": [list(view) for view in self.views],
             "reports": dict(self.reports),
             "row_number": self.row_number,
+            "cache": list(self.cache),
         }
 
 
@@ -210,6 +213,7 @@ def spark_silver(
             views=[(name, transpile(sql, "spark")) for name, sql in statements.views],
             reports={name: transpile(sql, "spark") for name, sql in reports.items()},
             row_number=ROW,
+            cache=statements.cache,
         )
         run = engines.run_spark(context, job)
         with engines.local_parts(run.parts) as parts:

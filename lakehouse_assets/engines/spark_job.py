@@ -64,6 +64,10 @@ def _session() -> Any:
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.sql.parquet.compression.codec", "zstd")
         .config("spark.sql.ansi.enabled", "false")
+        .config(
+            "spark.sql.shuffle.partitions",
+            os.environ.get("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", "200"),
+        )
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -88,8 +92,15 @@ def run(spark: Any, job: dict[str, Any], log: Any) -> dict[str, Any]:
             # The row's position in its file: Spark's counterpart of DuckDB's file_row_number.
             frame = frame.select("*", frame["_metadata.row_index"].alias(job["row_number"]))
         frame.createOrReplaceTempView(name)
+    from pyspark import StorageLevel
+
+    cached = []
     for name, sql in job["views"]:
-        spark.sql(sql).createOrReplaceTempView(name)
+        view = spark.sql(sql)
+        if name in job.get("cache", ()):
+            view = view.persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(view)
+        view.createOrReplaceTempView(name)
     output = job["output_uri"]
     spark.sql(job["output_sql"]).write.mode("overwrite").parquet(output)
     written = spark.read.parquet(output)
@@ -102,6 +113,8 @@ def run(spark: Any, job: dict[str, Any], log: Any) -> dict[str, Any]:
         ]
         for name, sql in job["reports"].items()
     }
+    for view in cached:
+        view.unpersist()
     seconds = round(time.monotonic() - started, 3)
     log.info(f"{job['layer']} {job['source']}/{job['dataset']}: {rows} rows in {seconds} s")
     return {

@@ -579,8 +579,9 @@ class SilverStatements:
     the table :func:`write_silver_file` writes, without its streaming and late-row merging.
 
     Views, in order: ``silver_base`` (text, missing columns as NULL), ``silver_typed`` (typed
-    values and the checks' flags), ``silver_distinct`` (exact duplicates numbered, the last
-    first), ``silver_ranked`` (rows sharing a key ranked, the winner first).
+    values and the checks' flags), ``silver_ranked`` (rows sharing a key ranked, the winner
+    first, and counted), ``silver_candidates`` (the rows of repeated or null keys, exact
+    duplicates numbered, the last first).
     """
 
     views: tuple[tuple[str, str], ...]
@@ -589,6 +590,8 @@ class SilverStatements:
     dedup: str  # one row: duplicate_rows_removed, null_keys, superseded_rows_removed
     examples: str | None  # rows (column_name, raw, n): the first offending texts per column
     source: tuple[str, ...]  # the source columns, declared missing ones last
+    #: views read more than once (the output, the flags, the duplicates): worth keeping
+    cache: tuple[str, ...] = ()
 
 
 def silver_statements(
@@ -607,39 +610,50 @@ def silver_statements(
         ("silver_base", f"SELECT {', '.join(typing.base)} FROM {relation}"),
         ("silver_typed", typing.view(relation)),
     ]
+    kept_columns = ", ".join([*(_q(c) for c in source), *ingestion, ROW])
     if key:
-        # Exact duplicates (typed source values) keep the last; among rows sharing a non-null
-        # key the greatest by latest_by (nulls smallest), then the last, wins.
+        # Among rows sharing a non-null key the greatest by latest_by (nulls smallest), then
+        # the last, wins: one pass partitioned by the key. Exact duplicates (typed source values,
+        # the last kept) can only be rows whose key repeats or is null, as in the streaming
+        # engine: only those few are compared on every column. (The winner of a key is the last
+        # of its exact copies, so ranking before removing copies picks the same row.)
         views += [
             (
-                "silver_distinct",
-                f"SELECT *, row_number() OVER (PARTITION BY {cols} ORDER BY {ROW} DESC) "
-                f"AS __copy FROM silver_typed",
+                "silver_ranked",
+                f"SELECT *, ({null_key}) AS __null_key, "
+                f"count(*) OVER (PARTITION BY {key_list}) AS __rows_of_key, "
+                f"row_number() OVER (PARTITION BY {key_list} ORDER BY {newest_first}) "
+                f"AS __rank FROM silver_typed",
             ),
             (
-                "silver_ranked",
-                f"SELECT *, ({null_key}) AS __null_key, CASE WHEN {null_key} THEN 1 ELSE "
-                f"row_number() OVER (PARTITION BY {key_list} ORDER BY {newest_first}) END "
-                f"AS __rank FROM silver_distinct WHERE __copy = 1",
+                "silver_candidates",
+                f"SELECT *, row_number() OVER (PARTITION BY {cols} ORDER BY {ROW} DESC) "
+                f"AS __copy FROM silver_ranked WHERE __null_key OR __rows_of_key > 1",
             ),
         ]
-        kept = "silver_ranked WHERE __rank = 1"
-        dedup = (
-            "SELECT (SELECT count(*) FROM silver_distinct WHERE __copy > 1) "
-            "AS duplicate_rows_removed, "
-            "sum(CASE WHEN __null_key THEN 1 ELSE 0 END) AS null_keys, "
-            "sum(CASE WHEN __rank > 1 THEN 1 ELSE 0 END) AS superseded_rows_removed "
-            "FROM silver_ranked"
+        kept = (
+            f"(SELECT {kept_columns} FROM silver_ranked "
+            f"WHERE NOT __null_key AND __rows_of_key = 1 "
+            f"UNION ALL SELECT {kept_columns} FROM silver_candidates "
+            f"WHERE __copy = 1 AND (__null_key OR __rank = 1))"
         )
+        dedup = (
+            "SELECT sum(CASE WHEN __copy > 1 THEN 1 ELSE 0 END) AS duplicate_rows_removed, "
+            "sum(CASE WHEN __copy = 1 AND __null_key THEN 1 ELSE 0 END) AS null_keys, "
+            "sum(CASE WHEN __copy = 1 AND NOT __null_key AND __rank > 1 THEN 1 ELSE 0 END) "
+            "AS superseded_rows_removed FROM silver_candidates"
+        )
+        every_row = "silver_ranked"
     else:  # no key: nothing is a duplicate (as write_silver_file)
         kept = "silver_typed"
         dedup = "SELECT 0 AS duplicate_rows_removed, 0 AS null_keys, 0 AS superseded_rows_removed"
+        every_row = "silver_typed"
     output = (
         f"SELECT {', '.join([*(_q(c) for c in source), *typing.derived, *ingestion])} "
         f"FROM {kept} ORDER BY {_order(schema, list(source))}"
     )
     counts = [f"sum(CASE WHEN {_q(name)} THEN 1 ELSE 0 END) AS {_q(name)}" for name in typing.flags]
-    flags = f"SELECT {', '.join(['count(*) AS rows_in', *counts])} FROM silver_typed"
+    flags = f"SELECT {', '.join(['count(*) AS rows_in', *counts])} FROM {every_row}"
     bad = [name.split(":", 1)[1] for name in typing.flags if name.startswith("bad:")]
     examples = None
     if bad:
@@ -654,7 +668,9 @@ def silver_statements(
             f"min({ROW}) AS first FROM ({offending}) GROUP BY column_name, raw)) WHERE n <= 3 "
             "ORDER BY column_name, n"
         )
-    return SilverStatements(tuple(views), output, flags, dedup, examples, tuple(source))
+    return SilverStatements(
+        tuple(views), output, flags, dedup, examples, tuple(source), cache=(every_row,)
+    )
 
 
 def report_from_statements(
