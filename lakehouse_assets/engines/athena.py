@@ -243,13 +243,6 @@ def _is_part_file(info: ObjectInfo) -> bool:
     )
 
 
-def _clear(store: ObjectStore, bucket: str, prefix: str) -> int:
-    keys = [info.key for info in store.list(bucket, prefix)]
-    for key in keys:
-        store.delete(bucket, key)
-    return len(keys)
-
-
 def join_part_files(parts: Sequence[Path], job: AthenaGoldJob, out: Path) -> int:
     """The part files as one Parquet file ``out`` with ``job.schema``'s names and types, in the
     order of the job's ``ORDER BY``; returns the rows. Columns are matched by name whatever the
@@ -362,7 +355,7 @@ def run_athena_gold(
         wr.catalog.delete_table_if_exists(
             database=gold_database, table=table, boto3_session=session
         )
-        _clear(store, bucket, prefix)
+        store.delete_prefix(bucket, prefix)
 
     clean_up()  # what a killed attempt of this run left: a CTAS needs an empty location
     try:

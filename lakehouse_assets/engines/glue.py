@@ -132,28 +132,12 @@ class _RecordingGlueClient:
         return getattr(self._client, name)
 
 
-def _delete_prefix(s3: Any, bucket: str, prefix: str) -> None:
-    """Every object under ``prefix`` removed (a page of keys per call)."""
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-
-
 def glue_run_problem(job_name: str, job_run: Mapping[str, Any]) -> str:
     """Why a Glue run did not deliver a table: its id, state and Glue's error, if any."""
     state = job_run.get("JobRunState", "UNKNOWN")
     problem = f"Glue job {job_name} run {job_run.get('Id', '?')} ended {state}"
     error = str(job_run.get("ErrorMessage") or "").strip()
     return f"{problem}: {error[:MAX_ERROR_CHARS]}" if error else problem
-
-
-def _job_error(custom_messages: Any) -> str | None:
-    """The error the Spark script reported (``{"error": …}``), if it reported one."""
-    for message in custom_messages or ():
-        if isinstance(message, Mapping) and message.get("error"):
-            return str(message["error"])[:MAX_ERROR_CHARS]
-    return None
 
 
 class AwsEnginesResource(EnginesResource):
@@ -198,7 +182,7 @@ class AwsEnginesResource(EnginesResource):
         try:
             yield f"s3://{bucket}/{prefix}"
         finally:
-            _delete_prefix(self.aws.client("s3"), bucket, prefix)
+            lake.object_store().delete_prefix(bucket, prefix)
 
     @contextmanager
     def local_parts(self, parts: Sequence[str]) -> Iterator[list[Path]]:
@@ -220,13 +204,6 @@ class AwsEnginesResource(EnginesResource):
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def spark_uri(self, path_or_key: str, *, bucket: str | None = None) -> str:
-        if path_or_key.startswith("s3://"):
-            return path_or_key
-        if bucket is None:
-            raise ConfigurationError(f"Glue reads the lake from S3: {path_or_key!r} has no bucket")
-        return f"s3://{bucket}/{path_or_key.lstrip('/')}"
-
     def upload_script(self) -> bool:
         """Bring the Glue job's script up to date with the package (True: it was uploaded)."""
         return upload_script(
@@ -234,7 +211,7 @@ class AwsEnginesResource(EnginesResource):
         )
 
     def run_spark(self, context: dg.AssetExecutionContext, job: SparkJob) -> SparkRun:
-        from lakehouse_assets.engines.spark import SparkRun
+        from lakehouse_assets.engines.spark import SparkRun, reported_error
 
         if self.upload_script():
             context.log.info(
@@ -300,7 +277,7 @@ class AwsEnginesResource(EnginesResource):
             job_run = self.aws.client("glue").get_job_run(
                 JobName=self.glue_job_name, RunId=glue.run_id
             )["JobRun"]
-            reported = _job_error(invocation.get_custom_messages())
+            reported = reported_error(invocation.get_custom_messages())
             raise DataContractError(
                 job.layer,
                 job.source,

@@ -119,12 +119,21 @@ def run_spark_subprocess(
     return SparkRun.from_materialization(results[0])
 
 
+#: A job's reported error is cut to this many characters in the step's error.
+MAX_ERROR_CHARS = 2000
+
+
+def reported_error(messages: Sequence[Any] | None) -> str | None:
+    """The error the Spark script reported (its ``{"error": …}`` message), if it did."""
+    errors = [m["error"] for m in messages or () if isinstance(m, Mapping) and m.get("error")]
+    return str(errors[-1])[:MAX_ERROR_CHARS] if errors else None
+
+
 def job_failure(job: SparkJob, messages: Sequence[Any], fallback: str) -> Exception:
     """The step's error for a failed Spark job: the job's own error when it reported one."""
     from lakehouse_assets.errors import DataContractError
 
-    errors = [m["error"] for m in messages if isinstance(m, dict) and m.get("error")]
-    reason = errors[-1] if errors else fallback
+    reason = reported_error(messages) or fallback
     return DataContractError(job.layer, job.source, job.dataset, f"the Spark job failed: {reason}")
 
 

@@ -90,6 +90,13 @@ class ObjectStore(ABC):
     def delete(self, bucket: str, key: str) -> None:
         """Remove one object; missing objects are fine."""
 
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        """Remove every object under ``prefix`` (a staging area); returns how many."""
+        keys = [info.key for info in self.list(bucket, prefix)]
+        for key in keys:
+            self.delete(bucket, key)
+        return len(keys)
+
     @abstractmethod
     def uri(self, bucket: str, key: str) -> str:
         """Where a user (or pandas) finds the object: a path or an s3:// URI."""

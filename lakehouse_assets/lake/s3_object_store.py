@@ -277,6 +277,17 @@ class S3ObjectStore(ObjectStore):
     def delete(self, bucket: str, key: str) -> None:
         self.client.delete_object(Bucket=bucket, Key=validate_key(key))
 
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        """A page of keys per request (``DeleteObjects`` takes up to 1,000)."""
+        removed = 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                removed += len(keys)
+        return removed
+
     def uri(self, bucket: str, key: str) -> str:
         return f"s3://{bucket}/{key}"
 

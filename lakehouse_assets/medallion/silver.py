@@ -236,6 +236,32 @@ class _Plan:
     late: Any | None
 
 
+def _report_columns(report: SilverReport, names: list[str], schema: DatasetSchema) -> None:
+    """Declared columns bronze lacks (when it has rows), and undeclared ones it brought."""
+    if report.rows_in > 0:
+        report.missing_columns = [c for c in schema.column_names if c not in names]
+    declared = set(schema.column_names)
+    report.extra_columns = [c for c in names if c not in declared and not c.startswith("_")]
+
+
+def _report_flag_counts(
+    report: SilverReport, counts: dict[str, int], schema: DatasetSchema
+) -> None:
+    """Each flag's count ("kind:column") into the report's field for that kind."""
+    for name, count in counts.items():
+        if not count:
+            continue
+        kind, column = name.split(":", 1)
+        if kind == "zero":
+            report.zero_dates[column] = int(count)
+        elif kind == "impossible":
+            report.impossible_dates[column] = int(count)
+        elif column in schema.integers:
+            report.unparseable_integers[column] = int(count)
+        else:
+            report.unparseable_dates[column] = int(count)
+
+
 def _silver(
     connection: duckdb.DuckDBPyConnection, data: _Input, schema: DatasetSchema, sink: Sink
 ) -> SilverReport:
@@ -244,11 +270,7 @@ def _silver(
     import pyarrow.compute as pc
 
     report = SilverReport(rows_in=data.rows)
-    missing = [c for c in schema.column_names if c not in data.names]
-    if data.rows > 0:
-        report.missing_columns = missing
-    declared = set(schema.column_names)
-    report.extra_columns = [c for c in data.names if c not in declared and not c.startswith("_")]
+    _report_columns(report, data.names, schema)
     typing = _typing(data, schema)
     connection.execute(f"CREATE TEMP VIEW typing AS {typing.view(data.relation)}")
     plan = _deduplicate(connection, typing, schema, report, data.relation)
@@ -451,18 +473,7 @@ def _report_flags(
     report: SilverReport,
     relation: str,
 ) -> None:
-    for name, count in counts.items():
-        if not count:
-            continue
-        kind, column = name.split(":", 1)
-        if kind == "zero":
-            report.zero_dates[column] = count
-        elif kind == "impossible":
-            report.impossible_dates[column] = count
-        elif column in schema.integers:
-            report.unparseable_integers[column] = count
-        else:
-            report.unparseable_dates[column] = count
+    _report_flag_counts(report, counts, schema)
     for column in [*report.unparseable_integers, *report.unparseable_dates]:
         report.unparseable_examples[column] = _examples(connection, typing, column, relation)
 
@@ -682,29 +693,11 @@ def report_from_statements(
     examples: list[dict[str, Any]],
 ) -> SilverReport:
     """The :class:`SilverReport` of a silver built from :func:`silver_statements` elsewhere."""
-    rows_in = int(flags.get("rows_in") or 0)
-    report = SilverReport(rows_in=rows_in, rows_out=rows_out)
-    if rows_in > 0:
-        report.missing_columns = [c for c in schema.column_names if c not in bronze_columns]
-    declared = set(schema.column_names)
-    report.extra_columns = [
-        c for c in bronze_columns if c not in declared and not c.startswith("_")
-    ]
-    for name, count in flags.items():
-        if name == "rows_in" or not count:
-            continue
-        kind, column = name.split(":", 1)
-        target = {
-            "zero": report.zero_dates,
-            "impossible": report.impossible_dates,
-        }.get(kind)
-        if target is None:
-            target = (
-                report.unparseable_integers
-                if column in schema.integers
-                else report.unparseable_dates
-            )
-        target[column] = int(count)
+    report = SilverReport(rows_in=int(flags.get("rows_in") or 0), rows_out=rows_out)
+    _report_columns(report, bronze_columns, schema)
+    _report_flag_counts(
+        report, {k: int(v or 0) for k, v in flags.items() if k != "rows_in"}, schema
+    )
     for row in examples:
         column = str(row["column_name"])
         if column in report.unparseable_integers or column in report.unparseable_dates:

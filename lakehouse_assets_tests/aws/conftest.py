@@ -49,6 +49,17 @@ CLEARED = (
 )
 
 
+def moto_client(endpoint: str, region: str, service: str) -> Any:
+    """A boto3 client for ``service`` on the moto endpoint, in ``region``."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's threaded server on a free loopback port, for the whole session."""
@@ -91,13 +102,7 @@ class Stack:
     urls: list[str] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=self.region,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        return moto_client(self.endpoint, self.region, service)
 
     def bucket(self, layer: str) -> str:
         return self.names.bucket(layer)

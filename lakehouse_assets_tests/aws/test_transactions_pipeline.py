@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import boto3
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
@@ -35,7 +34,7 @@ from lakehouse_assets.sources.transactions.aws_lookups import (
     MySqlStoresLookup,
 )
 from lakehouse_assets.sources.transactions.lookups import SAMPLE_DIR
-from lakehouse_assets_tests.aws.conftest import CREDENTIALS, aws_environment
+from lakehouse_assets_tests.aws.conftest import CREDENTIALS, aws_environment, moto_client
 from lakehouse_assets_tests.aws.test_transactions_lookups import (  # noqa: F401 (fixture)
     Proxy,
     proxy,
@@ -67,13 +66,7 @@ class TxStack:
     database: Database
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        return moto_client(self.endpoint, REGION, service)
 
     def keys(self, layer: str, prefix: str = "") -> list[str]:
         pages = (

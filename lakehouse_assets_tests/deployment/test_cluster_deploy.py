@@ -38,7 +38,7 @@ from dagster._core.instance.config import dagster_instance_config  # noqa: TID25
 
 from lakehouse_assets import settings
 from lakehouse_assets.infra.local_aws import moto_server
-from lakehouse_assets_tests.aws.conftest import CREDENTIALS, aws_environment
+from lakehouse_assets_tests.aws.conftest import aws_environment, moto_client
 from lakehouse_assets_tests.deployment.deployment import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -168,15 +168,7 @@ class EcsStack:
     database_secret_arn: str
 
     def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        return moto_client(self.endpoint, REGION, service)
 
     def refs(self) -> dict[str, str]:
         """What each Ref/GetAtt of the ECS resources is on this stack."""
